@@ -1,0 +1,107 @@
+// Command kvd is a Redis-compatible server that keeps every key on disk.
+//
+//	kvd [config-file] [--port 6379] [--dir ./kvd-data] [--appendfsync everysec] ...
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/kvd/kvd/engine"
+	"github.com/kvd/kvd/server"
+)
+
+// drainTimeout bounds a graceful shutdown: connections still busy after it
+// are cut. A second signal cuts them at once.
+const drainTimeout = 10 * time.Second
+
+var slogLevels = map[string]slog.Level{
+	"debug":   slog.LevelDebug,
+	"verbose": slog.LevelDebug,
+	"notice":  slog.LevelInfo,
+	"warning": slog.LevelWarn,
+	"nothing": slog.LevelError + 100,
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, showVersion, err := parseArgs(args, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "kvd:", err)
+		return 2
+	}
+	if showVersion {
+		fmt.Fprintf(stdout, "kvd %s (Redis %s compatible)\n", server.Version, server.RedisVersion)
+		return 0
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slogLevels[cfg.LogLevel]}))
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		log.Error("cannot create data directory", "dir", cfg.Dir, "err", err)
+		return 1
+	}
+	opts := engine.DefaultOptions(cfg.Dir)
+	opts.Databases = cfg.Databases
+	opts.Fsync = cfg.Fsync
+	opts.Logger = log
+	store, err := engine.Open(opts)
+	if err != nil {
+		log.Error("cannot open the data directory (is another kvd using it?)", "dir", cfg.Dir, "err", err)
+		return 1
+	}
+	code := serve(cfg, store, log)
+	if err := store.Close(); err != nil {
+		log.Error("closing the store", "err", err)
+		return 1
+	}
+	log.Info("kvd stopped")
+	return code
+}
+
+func serve(cfg server.Config, store *engine.Store, log *slog.Logger) int {
+	srv, err := server.New(cfg, store, log)
+	if err != nil {
+		log.Error("building the server", "err", err)
+		return 1
+	}
+	addr, err := srv.Listen()
+	if err != nil {
+		log.Error("cannot listen", "err", err)
+		return 1
+	}
+	log.Info("kvd ready", "addr", addr.String(), "dir", cfg.Dir, "appendfsync", cfg.Fsync.String(), "version", server.Version)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case sig := <-sigs:
+		log.Info("shutting down", "signal", sig.String())
+	case <-srv.ShutdownRequested():
+		log.Info("shutting down", "reason", "SHUTDOWN command")
+	case err := <-served:
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	go func() {
+		<-sigs
+		log.Warn("second signal: cutting open connections")
+		cancel()
+	}()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("connections cut during shutdown", "err", err)
+	}
+	<-served
+	return 0
+}

@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// startBackground starts the once-a-second sync (everysec) and the periodic
+// value log GC and namespace sweeper. Close stops them.
+func (s *Store) startBackground() {
+	s.wg.Add(2)
+	go s.everySecLoop()
+	go s.gcLoop()
+}
+
+func (s *Store) everySecLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var synced uint64
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if s.sync.policy() != FsyncEverySec {
+			continue
+		}
+		w := s.sync.writes.Load()
+		if w == synced {
+			continue
+		}
+		if err := s.sync.wait(); err != nil {
+			s.opts.Logger.Error("background fsync failed", "err", err)
+			continue
+		}
+		synced = w
+	}
+}
+
+func (s *Store) gcLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if err := s.sweepGarbage(); err != nil {
+			s.opts.Logger.Error("sweeping flushed databases", "err", err)
+		}
+		s.collectValueLog()
+	}
+}
+
+// collectValueLog rewrites value log files until badger finds none worth it.
+// Without this the value log only grows: expired and overwritten values are
+// reclaimed from the LSM by compaction, but from the value log only here.
+func (s *Store) collectValueLog() {
+	for i := 0; i < 16; i++ {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		err := s.db.RunValueLogGC(0.5)
+		if err != nil {
+			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+				s.opts.Logger.Warn("value log GC", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// badgerLogger sends badger's logs to slog; badger's info lines (compactions,
+// flushes) are debug noise for a kvd operator.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Log(context.Background(), slog.LevelError, "badger: "+trim(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Log(context.Background(), slog.LevelWarn, "badger: "+trim(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Infof(f string, a ...any) {
+	b.l.Log(context.Background(), slog.LevelDebug, "badger: "+trim(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Debugf(f string, a ...any) {}
+
+func trim(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	return s
+}

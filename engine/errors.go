@@ -1,0 +1,19 @@
+package engine
+
+import "errors"
+
+// Errors an operation returns for bad data or arguments. The server maps each
+// to Redis's exact text; everything else is an internal (I/O) error.
+var (
+	ErrWrongType     = errors.New("engine: wrong type")
+	ErrNotInteger    = errors.New("engine: value is not an integer or out of range")
+	ErrNotFloat      = errors.New("engine: value is not a valid float")
+	ErrOverflow      = errors.New("engine: increment or decrement would overflow")
+	ErrNaNOrInf      = errors.New("engine: increment would produce NaN or Infinity")
+	ErrNoSuchKey     = errors.New("engine: no such key")
+	ErrDBIndex       = errors.New("engine: database index out of range")
+	ErrTooLarge      = errors.New("engine: string exceeds maximum allowed size")
+	ErrTxnTooBig     = errors.New("engine: operation touches too many keys for one transaction")
+	ErrSameObject    = errors.New("engine: source and destination are the same")
+	ErrInvalidDigest = errors.New("engine: invalid digest")
+)

@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Store is kvd's keyspace on one badger database.
+type Store struct {
+	db    *badger.DB
+	opts  Options
+	locks *keyLocks
+	sync  *groupSync
+
+	// mapMu guards nsOf. Every operation holds it shared for its whole
+	// duration; FLUSHDB, FLUSHALL and SWAPDB hold it exclusively so that
+	// they are atomic with respect to every other command.
+	mapMu  sync.RWMutex
+	nsOf   []uint32
+	nextNS uint32
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Open opens (creating if needed) the store in opts.Dir. A second process on
+// the same directory fails here, on badger's directory lock.
+func Open(opts Options) (*Store, error) {
+	def := DefaultOptions(opts.Dir)
+	if opts.Databases <= 0 {
+		opts.Databases = def.Databases
+	}
+	if opts.Now == nil {
+		opts.Now = def.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = def.Logger
+	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = def.MemTableSize
+	}
+	if opts.NumMemtables == 0 {
+		opts.NumMemtables = def.NumMemtables
+	}
+	if opts.BlockCacheSize == 0 {
+		opts.BlockCacheSize = def.BlockCacheSize
+	}
+	if opts.IndexCacheSize == 0 {
+		opts.IndexCacheSize = def.IndexCacheSize
+	}
+	if opts.ValueThreshold == 0 {
+		opts.ValueThreshold = def.ValueThreshold
+	}
+	if opts.GCInterval == 0 {
+		opts.GCInterval = def.GCInterval
+	}
+	bopts := badger.DefaultOptions(opts.Dir).
+		WithLogger(badgerLogger{opts.Logger}).
+		// kvd syncs itself (group commit); badger's SyncWrites costs one
+		// msync per transaction and shares nothing between clients.
+		WithSyncWrites(false).
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(opts.NumMemtables).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(opts.IndexCacheSize).
+		WithValueThreshold(opts.ValueThreshold).
+		WithNumVersionsToKeep(1)
+	db, err := badger.Open(bopts)
+	if err != nil {
+		return nil, fmt.Errorf("open data directory %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{})}
+	s.sync = newGroupSync(db.Sync)
+	if err := s.loadDBMap(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.startBackground()
+	return s, nil
+}
+
+// Close stops background work, syncs and closes badger.
+func (s *Store) Close() error {
+	close(s.stop)
+	s.wg.Wait()
+	syncErr := s.db.Sync()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close badger: %w", err)
+	}
+	if syncErr != nil {
+		return fmt.Errorf("final sync: %w", syncErr)
+	}
+	return nil
+}
+
+// Databases is the number of logical databases.
+func (s *Store) Databases() int { return s.opts.Databases }
+
+// Fsync reports the durability policy in force.
+func (s *Store) Fsync() FsyncPolicy { return s.sync.policy() }
+
+// SetFsync changes the durability policy at run time (CONFIG SET appendfsync).
+func (s *Store) SetFsync(p FsyncPolicy) { s.sync.setPolicy(p) }
+
+// Sync forces everything written so far to disk.
+func (s *Store) Sync() error { return s.sync.wait() }
+
+// LastSync is the time of the last completed sync (LASTSAVE).
+func (s *Store) LastSync() time.Time { return s.sync.last() }
+
+// DiskSize reports badger's LSM and value log sizes in bytes.
+func (s *Store) DiskSize() (lsm, vlog int64) { return s.db.Size() }
+
+func (s *Store) nowMs() int64 { return s.opts.Now().UnixMilli() }
+
+// loadDBMap reads (or creates) the logical database to namespace map.
+func (s *Store) loadDBMap() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		var stored []uint32
+		item, err := txn.Get(metaDBMap)
+		switch {
+		case err == nil:
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("read database map: %w", err)
+			}
+			for i := 0; i+4 <= len(v); i += 4 {
+				stored = append(stored, binary.BigEndian.Uint32(v[i:]))
+			}
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return fmt.Errorf("read database map: %w", err)
+		}
+		next := uint32(0)
+		if item, err := txn.Get(metaNextNS); err == nil {
+			v, err := item.ValueCopy(nil)
+			if err != nil || len(v) != 4 {
+				return fmt.Errorf("read namespace counter: %v", err)
+			}
+			next = binary.BigEndian.Uint32(v)
+		}
+		for _, ns := range stored {
+			if ns >= next {
+				next = ns + 1
+			}
+		}
+		// Keep every stored mapping (a restart with fewer --databases must
+		// not orphan data) and add namespaces for new databases.
+		for len(stored) < s.opts.Databases {
+			stored = append(stored, next)
+			next++
+		}
+		s.nsOf, s.nextNS = stored, next
+		return s.writeDBMap(txn)
+	})
+}
+
+func (s *Store) writeDBMap(txn *badger.Txn) error {
+	v := make([]byte, 4*len(s.nsOf))
+	for i, ns := range s.nsOf {
+		binary.BigEndian.PutUint32(v[i*4:], ns)
+	}
+	n := make([]byte, 4)
+	binary.BigEndian.PutUint32(n, s.nextNS)
+	if err := txn.Set(metaDBMap, v); err != nil {
+		return err
+	}
+	return txn.Set(metaNextNS, n)
+}
+
+// checkDB validates a logical database index.
+func (s *Store) checkDB(db int) error {
+	if db < 0 || db >= s.opts.Databases {
+		return ErrDBIndex
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Txn is one operation's view of the keyspace: a badger transaction, the
+// namespace of the command's database and one reading of the clock. Every
+// read goes through get, which is the one place that decides expiry.
+type Txn struct {
+	t     *badger.Txn
+	s     *Store
+	ns    uint32
+	now   int64
+	dirty *bool // shared by the views in() returns: did anything change?
+}
+
+// lockKey names a key to lock before a write transaction starts.
+type lockKey struct {
+	db  int
+	key []byte
+}
+
+// update runs fn in a write transaction on database db, holding the stripe
+// locks of keys, then commits and waits for durability per the fsync policy.
+func (s *Store) update(db int, keys [][]byte, fn func(x *Txn) error) error {
+	targets := make([]lockKey, len(keys))
+	for i, k := range keys {
+		targets[i] = lockKey{db, k}
+	}
+	return s.write(db, targets, fn)
+}
+
+// write is update with locks that may span databases (MOVE, COPY ... DB).
+func (s *Store) write(db int, targets []lockKey, fn func(x *Txn) error) error {
+	if err := s.checkDB(db); err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if err := s.checkDB(t.db); err != nil {
+			return err
+		}
+	}
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	var locks lockSet
+	for _, t := range targets {
+		locks.add(s.locks.stripe(s.nsOf[t.db], t.key))
+	}
+	s.locks.lock(&locks)
+	committed, err := s.commit(db, fn)
+	locks.unlock()
+	if err != nil || !committed {
+		return err
+	}
+	return s.sync.afterCommit()
+}
+
+func (s *Store) commit(db int, fn func(x *Txn) error) (bool, error) {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	dirty := false
+	x := &Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), dirty: &dirty}
+	if err := fn(x); err != nil {
+		return false, err
+	}
+	if !dirty {
+		return false, nil
+	}
+	if err := txn.Commit(); err != nil {
+		return false, fmt.Errorf("commit: %w", mapBadgerErr(err))
+	}
+	s.sync.noteWrite()
+	return true, nil
+}
+
+// view runs fn in a read-only snapshot of database db. A snapshot taken after
+// a write's commit returned sees it, so reads need no locks.
+func (s *Store) view(db int, fn func(x *Txn) error) error {
+	if err := s.checkDB(db); err != nil {
+		return err
+	}
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	readOnly := false
+	return fn(&Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), dirty: &readOnly})
+}
+
+func mapBadgerErr(err error) error {
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return ErrTxnTooBig
+	}
+	return err
+}
+
+// in returns a view of the same transaction on another logical database.
+func (x *Txn) in(db int) *Txn {
+	return &Txn{t: x.t, s: x.s, ns: x.s.nsOf[db], now: x.now, dirty: x.dirty}
+}
+
+// get returns key's live record. Expired records read as absent.
+func (x *Txn) get(key []byte) (record, bool, error) {
+	item, err := x.t.Get(encodeKey(x.ns, key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return record{}, false, nil
+	}
+	if err != nil {
+		return record{}, false, fmt.Errorf("get: %w", err)
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return record{}, false, fmt.Errorf("read value: %w", err)
+	}
+	r, err := decodeRecord(v)
+	if err != nil {
+		return record{}, false, err
+	}
+	if r.expiredAt(x.now) {
+		return record{}, false, nil
+	}
+	return r, true, nil
+}
+
+// getString returns key's string value, ErrWrongType for another kind.
+func (x *Txn) getString(key []byte) (record, bool, error) {
+	r, ok, err := x.get(key)
+	if err == nil && ok && r.kind != KindString {
+		return r, ok, ErrWrongType
+	}
+	return r, ok, err
+}
+
+// put stores key's record.
+func (x *Txn) put(key []byte, r record) error {
+	e := badger.NewEntry(encodeKey(x.ns, key), r.encode())
+	e.ExpiresAt = badgerExpiresAt(r.deadline)
+	if err := x.t.SetEntry(e); err != nil {
+		return fmt.Errorf("set: %w", mapBadgerErr(err))
+	}
+	*x.dirty = true
+	return nil
+}
+
+// del removes key.
+func (x *Txn) del(key []byte) error {
+	if err := x.t.Delete(encodeKey(x.ns, key)); err != nil {
+		return fmt.Errorf("delete: %w", mapBadgerErr(err))
+	}
+	*x.dirty = true
+	return nil
+}

@@ -1,0 +1,145 @@
+// Package redisnum parses and formats numbers exactly as Redis does, for both
+// the wire layer (arguments) and the engine (stored strings), which must agree.
+package redisnum
+
+import (
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// ParseInt parses a signed 64-bit integer as Redis's string2ll: no leading
+// '+', spaces or zeros ("01", "-0" and "" are rejected).
+func ParseInt(b []byte) (int64, bool) {
+	n := len(b)
+	if n == 0 || n > 20 {
+		return 0, false
+	}
+	if n == 1 && b[0] == '0' {
+		return 0, true
+	}
+	neg := false
+	i := 0
+	if b[0] == '-' {
+		neg = true
+		i = 1
+		if n == 1 {
+			return 0, false
+		}
+	}
+	if b[i] < '1' || b[i] > '9' {
+		return 0, false
+	}
+	var v uint64
+	for ; i < n; i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if v > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	if neg {
+		if v > uint64(math.MaxInt64)+1 {
+			return 0, false
+		}
+		return -int64(v), true
+	}
+	if v > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(v), true
+}
+
+// ParseFloat parses a double as Redis's getDoubleFromObject (strtod): leading
+// spaces, trailing bytes, NaN and out-of-range values are rejected; "inf" is
+// accepted.
+func ParseFloat(b []byte) (float64, bool) {
+	if len(b) == 0 || isSpace(b[0]) || strings.IndexByte(string(b), '_') >= 0 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// longDoublePrec is the mantissa of x86's 80-bit long double, which Redis
+// uses for INCRBYFLOAT; emulating it keeps results such as 0.1+0.2 = "0.3"
+// identical to Redis's.
+const longDoublePrec = 64
+
+// maxLongDoubleChars is MAX_LONG_DOUBLE_CHARS: longer inputs are rejected.
+const maxLongDoubleChars = 5 * 1024
+
+// LongDouble is a number with long double precision.
+type LongDouble struct{ f *big.Float }
+
+// ParseLongDouble parses as Redis's string2ld (strtold).
+func ParseLongDouble(b []byte) (LongDouble, bool) {
+	if len(b) == 0 || len(b) >= maxLongDoubleChars || isSpace(b[0]) || strings.IndexByte(string(b), '_') >= 0 {
+		return LongDouble{}, false
+	}
+	s := string(b)
+	if strings.EqualFold(strings.TrimLeft(s, "+-"), "nan") {
+		return LongDouble{}, false
+	}
+	f, _, err := big.ParseFloat(s, 0, longDoublePrec, big.ToNearestEven)
+	if err != nil {
+		return LongDouble{}, false
+	}
+	if !f.IsInf() && f.Sign() != 0 && (f.MantExp(nil) > 16384 || f.MantExp(nil) < -16381) {
+		return LongDouble{}, false // ERANGE: overflow or underflow in strtold
+	}
+	return LongDouble{f}, true
+}
+
+// Add returns a+b, and false if the sum is infinite or NaN (Redis refuses
+// "increment would produce NaN or Infinity").
+func (a LongDouble) Add(b LongDouble) (LongDouble, bool) {
+	if a.f.IsInf() || b.f.IsInf() {
+		return LongDouble{}, false
+	}
+	sum := new(big.Float).SetPrec(longDoublePrec).SetMode(big.ToNearestEven)
+	sum.Add(a.f, b.f)
+	if sum.Sign() != 0 && sum.MantExp(nil) > 16384 {
+		return LongDouble{}, false
+	}
+	return LongDouble{sum}, true
+}
+
+// Human formats as Redis's ld2string(LD_STR_HUMAN): "%.17Lf" with trailing
+// zeros (and a trailing '.') removed, and "-0" written as "0".
+func (a LongDouble) Human() string {
+	s := a.f.Text('f', 17)
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// FormatFloat formats a double as Redis 7.0's addReplyDouble does in RESP2
+// bulk replies and RESP3 doubles: %.17g, with inf, -inf and nan spelled out.
+func FormatFloat(dst []byte, f float64) []byte {
+	switch {
+	case math.IsInf(f, 1):
+		return append(dst, "inf"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-inf"...)
+	case math.IsNaN(f):
+		return append(dst, "nan"...)
+	}
+	return strconv.AppendFloat(dst, f, 'g', 17, 64)
+}

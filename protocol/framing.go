@@ -1,0 +1,197 @@
+package protocol
+
+import (
+	"math"
+
+	"github.com/kvd/kvd/internal/redisnum"
+)
+
+// Request size limits Redis applies while reading a query (networking.c).
+const (
+	// InlineMax is PROTO_INLINE_MAX_SIZE: the longest inline command, and the
+	// longest multibulk or bulk header line, before a protocol error.
+	InlineMax = 64 * 1024
+	// UnauthMaxArgs and UnauthMaxBulk are Redis 7's limits for clients that
+	// have not authenticated while a password is required.
+	UnauthMaxArgs = 10
+	UnauthMaxBulk = 16384
+	// headerMax is longer than any valid "*n" or "$n" header; a longer header
+	// line is only counted, since it cannot parse anyway.
+	headerMax = 24
+)
+
+type frameState uint8
+
+const (
+	stateStart     frameState = iota // at a command boundary
+	stateInline                      // inside an inline command, until '\n'
+	stateCountLine                   // "*<n>" until '\r'
+	stateBulkLine                    // "$<n>" until '\r'
+	stateSkipLF                      // the byte after a header's '\r'
+	stateBulkData                    // bulk payload plus its CRLF
+	stateFailed                      // a protocol error was found
+)
+
+// Framer checks the framing of a client's request stream before the command
+// parser buffers it, so that a declared 4 GB bulk or a 2^31 argument count is
+// refused by its header, before memory grows. It applies Redis's limits and
+// error texts, and drops empty multibulks ("*0", "*-1") that Redis silently
+// ignores. It copies no arguments: it only counts.
+type Framer struct {
+	// MaxBulk is proto-max-bulk-len.
+	MaxBulk int64
+
+	state    frameState
+	afterLF  frameState // the state entered after stateSkipLF
+	dropLF   bool       // the header being ended is an empty multibulk
+	line     [headerMax]byte
+	lineLen  int   // bytes of the current header or inline line seen so far
+	argsLeft int64 // bulks still expected in the current multibulk
+	dataLeft int64 // bulk payload bytes (plus CRLF) still expected
+}
+
+// Feed scans the next bytes of the stream and appends to dst the bytes that
+// should reach the command parser. unauthenticated applies Redis 7's
+// stricter limits. On a protocol error, errMsg is the reply to send before
+// closing the connection; dst then holds everything before the bad header, so
+// the complete commands ahead of it still run, as in Redis.
+//
+// A "*n" header is held back until its line is complete, because only then is
+// it known whether it is an empty multibulk to drop.
+func (f *Framer) Feed(dst, b []byte, unauthenticated bool) (out []byte, errMsg string) {
+	if f.state == stateFailed {
+		return dst, ErrProtoInvalidMultibulk
+	}
+	start := 0 // first byte of the run being passed through, or -1 while holding
+	if f.state == stateCountLine || (f.state == stateSkipLF && f.dropLF) {
+		start = -1
+	}
+	fail := func(i int, msg string) ([]byte, string) {
+		f.state = stateFailed
+		if start >= 0 {
+			dst = append(dst, b[start:i]...)
+		}
+		return dst, msg
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch f.state {
+		case stateStart:
+			f.lineLen = 0
+			switch c {
+			case '*':
+				dst = append(dst, b[start:i]...)
+				start = -1
+				f.line[0] = '*'
+				f.lineLen = 1
+				f.state = stateCountLine
+			case '\n':
+				// an empty inline line
+			default:
+				f.lineLen = 1
+				f.state = stateInline
+			}
+		case stateInline:
+			if c == '\n' {
+				f.state = stateStart
+				continue
+			}
+			f.lineLen++
+			if f.lineLen > InlineMax {
+				return fail(i, ErrProtoBigInline)
+			}
+		case stateCountLine:
+			if c != '\r' {
+				if f.lineLen < headerMax {
+					f.line[f.lineLen] = c
+				}
+				f.lineLen++
+				if f.lineLen > InlineMax {
+					return fail(i, ErrProtoBigMultibulk)
+				}
+				continue
+			}
+			n, ok := f.header()
+			switch {
+			case !ok || n > math.MaxInt32:
+				return fail(i, ErrProtoInvalidMultibulk)
+			case n > UnauthMaxArgs && unauthenticated:
+				return fail(i, ErrProtoUnauthMultibulk)
+			case n <= 0:
+				f.dropLF = true
+				f.afterLF = stateStart
+			default:
+				f.argsLeft = n
+				f.afterLF = stateBulkLine
+				dst = append(dst, f.line[:f.lineLen]...)
+				dst = append(dst, '\r')
+				start = i + 1
+			}
+			f.state = stateSkipLF
+		case stateSkipLF:
+			// Like Redis, the byte after '\r' is skipped unchecked.
+			f.state = f.afterLF
+			f.lineLen = 0
+			if f.dropLF {
+				f.dropLF = false
+				start = i + 1
+			}
+		case stateBulkLine:
+			if f.lineLen == 0 && c != '$' {
+				return fail(i, ErrExpectedDollar(c))
+			}
+			if c != '\r' {
+				if f.lineLen < headerMax {
+					f.line[f.lineLen] = c
+				}
+				f.lineLen++
+				if f.lineLen > InlineMax {
+					return fail(i, ErrProtoBigBulkCount)
+				}
+				continue
+			}
+			n, ok := f.header()
+			switch {
+			case !ok || n < 0 || n > f.MaxBulk:
+				return fail(i, ErrProtoInvalidBulk)
+			case n > UnauthMaxBulk && unauthenticated:
+				return fail(i, ErrProtoUnauthBulk)
+			}
+			f.dataLeft = n + 2
+			f.afterLF = stateBulkData
+			f.state = stateSkipLF
+		case stateBulkData:
+			// Skip the payload in one step rather than byte by byte.
+			if avail := int64(len(b) - i); avail >= f.dataLeft {
+				i += int(f.dataLeft) - 1
+				f.dataLeft = 0
+				f.endBulk()
+			} else {
+				f.dataLeft -= avail
+				i = len(b) - 1
+			}
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, b[start:]...)
+	}
+	return dst, ""
+}
+
+func (f *Framer) endBulk() {
+	f.argsLeft--
+	f.lineLen = 0
+	if f.argsLeft > 0 {
+		f.state = stateBulkLine
+	} else {
+		f.state = stateStart
+	}
+}
+
+// header parses the number in the held "*n" or "$n" line.
+func (f *Framer) header() (int64, bool) {
+	if f.lineLen > headerMax {
+		return 0, false
+	}
+	return redisnum.ParseInt(f.line[1:f.lineLen])
+}

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/kvd/kvd/protocol"
+)
+
+// Client is one connection's state. Its fields are touched only by the
+// connection's own goroutine, except those marked otherwise.
+type Client struct {
+	srv  *Server
+	conn redcon.Conn
+	net  net.Conn
+	w    *protocol.Writer
+
+	id      int64
+	db      int
+	authed  bool
+	closing bool // close after this reply (QUIT, protocol errors)
+	created time.Time
+
+	// Read by CLIENT LIST and the idle reaper on other goroutines.
+	mu         sync.Mutex
+	name       string
+	libName    string
+	libVer     string
+	lastCmd    string
+	dbShown    int
+	proto      int
+	lastActive atomic.Int64 // unix nanoseconds
+	busy       atomic.Bool  // a command is running
+}
+
+func (c *Client) setInfo(f func(c *Client)) {
+	c.mu.Lock()
+	f(c)
+	c.mu.Unlock()
+}
+
+// needsAuth reports whether the client must still authenticate.
+func (c *Client) needsAuth() bool {
+	return !c.authed && c.srv.params.config().RequirePass != ""
+}
+
+// info formats the client as one CLIENT LIST / CLIENT INFO line.
+func (c *Client) info(now time.Time) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b strings.Builder
+	idle := now.Sub(time.Unix(0, c.lastActive.Load())) / time.Second
+	b.WriteString("id=" + strconv.FormatInt(c.id, 10))
+	b.WriteString(" addr=" + c.net.RemoteAddr().String())
+	b.WriteString(" laddr=" + c.net.LocalAddr().String())
+	b.WriteString(" fd=-1 name=" + c.name)
+	b.WriteString(" age=" + strconv.FormatInt(int64(now.Sub(c.created)/time.Second), 10))
+	b.WriteString(" idle=" + strconv.FormatInt(int64(idle), 10))
+	b.WriteString(" flags=N db=" + strconv.Itoa(c.dbShown))
+	b.WriteString(" sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
+	b.WriteString(" cmd=" + c.lastCmd)
+	b.WriteString(" user=default redir=-1 resp=" + strconv.Itoa(c.proto))
+	if c.libName != "" || c.libVer != "" {
+		b.WriteString(" lib-name=" + c.libName + " lib-ver=" + c.libVer)
+	}
+	b.WriteString("\n")
+	return b.String()
+}

@@ -1,0 +1,16 @@
+package server
+
+// commands gathers every family's table entries. Each family file declares
+// its own commands next to their handlers.
+func (s *Server) commands() []*Command {
+	var all []*Command
+	for _, family := range [][]*Command{
+		s.connectionCommands(),
+		s.stringCommands(),
+		s.keyspaceCommands(),
+		s.adminCommands(),
+	} {
+		all = append(all, family...)
+	}
+	return all
+}
