@@ -45,21 +45,41 @@ type SetResult struct {
 // Digest is the hex XXH3-64 of a value, as Redis 8.4's DIGEST returns it.
 func Digest(v []byte) string { return fmt.Sprintf("%016x", xxh3.Hash(v)) }
 
-// condHolds evaluates an IF*/NX/XX condition against the current state.
-func condHolds(c SetCond, match []byte, cur record, exists bool) bool {
+// condHolds evaluates an IF*/NX/XX condition against the current state. As
+// in Redis 8.4, a digest argument is validated only when there is a value to
+// compare it with: against a missing key IFDEQ is simply false and IFDNE true.
+func condHolds(c SetCond, match []byte, cur record, exists bool) (bool, error) {
 	switch c {
 	case CondNX:
-		return !exists
+		return !exists, nil
 	case CondXX:
-		return exists
+		return exists, nil
 	case CondIfEq:
-		return exists && bytes.Equal(cur.payload, match)
+		return exists && bytes.Equal(cur.payload, match), nil
 	case CondIfNe:
-		return !exists || !bytes.Equal(cur.payload, match)
-	case CondIfDEq:
-		return exists && bytes.EqualFold([]byte(Digest(cur.payload)), match)
-	case CondIfDNe:
-		return !exists || !bytes.EqualFold([]byte(Digest(cur.payload)), match)
+		return !exists || !bytes.Equal(cur.payload, match), nil
+	case CondIfDEq, CondIfDNe:
+		if !exists {
+			return c == CondIfDNe, nil
+		}
+		if !validDigest(match) {
+			return false, ErrInvalidDigest
+		}
+		same := bytes.EqualFold([]byte(Digest(cur.payload)), match)
+		return same == (c == CondIfDEq), nil
+	}
+	return true, nil
+}
+
+// validDigest reports whether d looks like DIGEST's output: 16 hex digits.
+func validDigest(d []byte) bool {
+	if len(d) != 16 {
+		return false
+	}
+	for _, ch := range d {
+		if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f' || 'A' <= ch && ch <= 'F') {
+			return false
+		}
 	}
 	return true
 }
@@ -82,8 +102,8 @@ func (s *Store) Set(db int, key, value []byte, a SetArgs) (SetResult, error) {
 		if a.Get && exists {
 			res.Old, res.HadOld = cur.payload, true
 		}
-		if !condHolds(a.Cond, a.Match, cur, exists) {
-			return nil
+		if ok, err := condHolds(a.Cond, a.Match, cur, exists); !ok || err != nil {
+			return err
 		}
 		deadline, err := a.Expiry.deadline(x.now, cur.deadline)
 		if err != nil {
@@ -289,7 +309,8 @@ func (s *Store) SetRange(db int, key []byte, offset int64, value []byte) (int64,
 			n = int64(len(cur.payload))
 			return nil
 		}
-		if offset+int64(len(value)) > MaxStringLen {
+		if offset > MaxStringLen-int64(len(value)) { // written so it cannot overflow
+
 			return ErrTooLarge
 		}
 		need := int(offset) + len(value)
@@ -375,8 +396,8 @@ func (s *Store) DelIf(db int, key []byte, cond SetCond, match []byte) (bool, err
 		if cond.valueConditional() && cur.kind != KindString {
 			return ErrWrongType
 		}
-		if !condHolds(cond, match, cur, exists) {
-			return nil
+		if ok, err := condHolds(cond, match, cur, exists); !ok || err != nil {
+			return err
 		}
 		deleted = true
 		return x.del(key)

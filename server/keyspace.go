@@ -328,7 +328,7 @@ func cmdDelEx(c *Client, args [][]byte) {
 		}
 		match = args[3]
 	default:
-		c.w.Error(protocol.ErrSyntax)
+		c.w.Error(protocol.ErrWrongArity("delex"))
 		return
 	}
 	done, err := c.srv.store.DelIf(c.db, args[1], cond, match)

@@ -21,6 +21,7 @@ var engineErrors = []struct {
 	{engine.ErrDBIndex, protocol.ErrDBIndex},
 	{engine.ErrTooLarge, protocol.ErrStringTooLong},
 	{engine.ErrSameObject, protocol.ErrSameObject},
+	{engine.ErrInvalidDigest, protocol.ErrInvalidDigest},
 }
 
 // replyErr writes the reply for an error from the engine. Anything that is

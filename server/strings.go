@@ -119,6 +119,22 @@ func cmdGetEx(c *Client, args [][]byte) {
 		c.w.Error(msg)
 		return
 	}
+	if o.hasExpire {
+		// Redis looks the key up and checks its type before it validates
+		// the expire argument: a missing key answers null even for EX 0.
+		if _, msg := parseExpireArg("getex", o.expireArg, o.unit); msg != "" {
+			v, found, err := c.srv.store.Get(c.db, args[1])
+			switch {
+			case err != nil:
+				c.replyErr("getex", err)
+			case !found:
+				c.bulkOrNull(v, found)
+			default:
+				c.w.Error(msg)
+			}
+			return
+		}
+	}
 	exp, ok := o.expiryOrReply(c, "getex")
 	if !ok {
 		return
