@@ -77,7 +77,7 @@ func settings() []setting {
 }
 
 // parseArgs reads `kvd [config-file] [--flag value ...]`.
-func parseArgs(args []string, stderr io.Writer) (cfg server.Config, showVersion bool, err error) {
+func parseArgs(args []string, stderr io.Writer, pprofAddr *string) (cfg server.Config, showVersion bool, err error) {
 	cfg = server.DefaultConfig()
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cfg.ConfigFile = args[0]
@@ -89,6 +89,7 @@ func parseArgs(args []string, stderr io.Writer) (cfg server.Config, showVersion 
 	fs := flag.NewFlagSet("kvd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
+	fs.StringVar(pprofAddr, "pprof-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty: off")
 	var applyErr error
 	for _, s := range settings() {
 		s := s

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,7 +36,8 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	cfg, showVersion, err := parseArgs(args, stderr)
+	var pprofAddr string
+	cfg, showVersion, err := parseArgs(args, stderr, &pprofAddr)
 	if err != nil {
 		fmt.Fprintln(stderr, "kvd:", err)
 		return 2
@@ -44,6 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slogLevels[cfg.LogLevel]}))
+	if pprofAddr != "" {
+		go servePprof(pprofAddr, log)
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		log.Error("cannot create data directory", "dir", cfg.Dir, "err", err)
 		return 1
@@ -64,6 +70,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("kvd stopped")
 	return code
+}
+
+// servePprof exposes runtime profiles for performance work (docs/performance.md).
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		log.Error("pprof server", "err", err)
+	}
 }
 
 func serve(cfg server.Config, store *engine.Store, log *slog.Logger) int {
