@@ -76,6 +76,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{})}
 	s.sync = newGroupSync(db.Sync)
+	s.sync.setPolicy(opts.Fsync)
 	if err := s.loadDBMap(); err != nil {
 		db.Close()
 		return nil, err

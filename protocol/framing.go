@@ -36,7 +36,9 @@ const (
 // parser buffers it, so that a declared 4 GB bulk or a 2^31 argument count is
 // refused by its header, before memory grows. It applies Redis's limits and
 // error texts, and drops empty multibulks ("*0", "*-1") that Redis silently
-// ignores. It copies no arguments: it only counts.
+// ignores. Multibulk arguments pass through uncopied. Inline commands
+// ("SET a \"b c\"") are split here with Redis's quoting rules and passed on
+// as multibulks, so the parser below only ever sees RESP.
 type Framer struct {
 	// MaxBulk is proto-max-bulk-len.
 	MaxBulk int64
@@ -45,9 +47,10 @@ type Framer struct {
 	afterLF  frameState // the state entered after stateSkipLF
 	dropLF   bool       // the header being ended is an empty multibulk
 	line     [headerMax]byte
-	lineLen  int   // bytes of the current header or inline line seen so far
-	argsLeft int64 // bulks still expected in the current multibulk
-	dataLeft int64 // bulk payload bytes (plus CRLF) still expected
+	lineLen  int    // bytes of the current header line seen so far
+	inline   []byte // the inline command being read, up to InlineMax
+	argsLeft int64  // bulks still expected in the current multibulk
+	dataLeft int64  // bulk payload bytes (plus CRLF) still expected
 }
 
 // Feed scans the next bytes of the stream and appends to dst the bytes that
@@ -63,7 +66,7 @@ func (f *Framer) Feed(dst, b []byte, unauthenticated bool) (out []byte, errMsg s
 		return dst, ErrProtoInvalidMultibulk
 	}
 	start := 0 // first byte of the run being passed through, or -1 while holding
-	if f.state == stateCountLine || (f.state == stateSkipLF && f.dropLF) {
+	if f.state == stateCountLine || f.state == stateInline || (f.state == stateSkipLF && f.dropLF) {
 		start = -1
 	}
 	fail := func(i int, msg string) ([]byte, string) {
@@ -86,20 +89,39 @@ func (f *Framer) Feed(dst, b []byte, unauthenticated bool) (out []byte, errMsg s
 				f.lineLen = 1
 				f.state = stateCountLine
 			case '\n':
-				// an empty inline line
+				// An empty inline line: dropped.
+				dst = append(dst, b[start:i]...)
+				start = i + 1
 			default:
-				f.lineLen = 1
+				dst = append(dst, b[start:i]...)
+				start = -1
+				f.inline = append(f.inline[:0], c)
 				f.state = stateInline
 			}
 		case stateInline:
-			if c == '\n' {
-				f.state = stateStart
+			if c != '\n' {
+				if len(f.inline) >= InlineMax {
+					return fail(i, ErrProtoBigInline)
+				}
+				f.inline = append(f.inline, c)
 				continue
 			}
-			f.lineLen++
-			if f.lineLen > InlineMax {
-				return fail(i, ErrProtoBigInline)
+			line := f.inline
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
 			}
+			args, ok := SplitArgs(line)
+			if !ok {
+				return fail(i, ErrProtoUnbalanced)
+			}
+			if len(args) > 0 {
+				dst = AppendCommand(dst, args)
+			}
+			if cap(f.inline) > 4096 {
+				f.inline = nil // do not keep a large line's buffer per connection
+			}
+			start = i + 1
+			f.state = stateStart
 		case stateCountLine:
 			if c != '\r' {
 				if f.lineLen < headerMax {
