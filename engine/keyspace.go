@@ -170,7 +170,10 @@ func (s *Store) Scan(db int, cursor []byte, count int, f ScanFilter) (keys [][]b
 				return false, nil
 			}
 			examined++
-			last = append(last[:0], key...)
+			last = append(last[:0:0], key...)
+			if last == nil {
+				last = []byte{} // the empty key is a position too; nil means done
+			}
 			ok, err := x.keep(key, item, f)
 			if ok {
 				keys = append(keys, append([]byte(nil), key...))

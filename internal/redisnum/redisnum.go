@@ -89,7 +89,7 @@ func ParseLongDouble(b []byte) (LongDouble, bool) {
 		return LongDouble{}, false
 	}
 	s := string(b)
-	if strings.EqualFold(strings.TrimLeft(s, "+-"), "nan") {
+	if !strtoldSyntax(s) {
 		return LongDouble{}, false
 	}
 	f, _, err := big.ParseFloat(s, 0, longDoublePrec, big.ToNearestEven)
@@ -100,6 +100,50 @@ func ParseLongDouble(b []byte) (LongDouble, bool) {
 		return LongDouble{}, false // ERANGE: overflow or underflow in strtold
 	}
 	return LongDouble{f}, true
+}
+
+// strtoldSyntax accepts what C's strtold parses completely: an optional
+// sign, then "inf"/"infinity", a hex float ("0x1.8p3"), or a decimal with an
+// optional e exponent. big.ParseFloat alone would also take Go's "0b101",
+// "0o17" and "1p3", which Redis rejects.
+func strtoldSyntax(s string) bool {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "+"), "-")
+	if strings.EqualFold(s, "inf") || strings.EqualFold(s, "infinity") {
+		return true
+	}
+	digit := func(c byte) bool { return '0' <= c && c <= '9' }
+	exp := byte('e')
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		s = s[2:]
+		digit = func(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+		exp = 'p'
+	}
+	i, mant := 0, 0
+	for ; i < len(s) && digit(s[i]); i++ {
+		mant++
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && digit(s[i]); i++ {
+			mant++
+		}
+	}
+	if mant == 0 {
+		return false
+	}
+	if i < len(s) && (s[i]|0x20) == exp {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		n := 0
+		for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+			n++
+		}
+		if n == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // Add returns a+b, and false if the sum is infinite or NaN (Redis refuses
