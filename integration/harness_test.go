@@ -183,7 +183,8 @@ func pingOnce(addr string) error {
 	if err != nil {
 		return err
 	}
-	if line != "+PONG\r\n" {
+	// A server that requires a password answers -NOAUTH: it is up too.
+	if line != "+PONG\r\n" && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("PING replied %q", line)
 	}
 	return nil

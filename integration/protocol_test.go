@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -381,85 +380,11 @@ func TestProtocolAuth(t *testing.T) {
 			t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) { runSteps(t, addr, scripts[name]) })
 		}
 	}
-	k := startKVDWithPass(t, "secret")
+	k := startKVD(t, "--requirepass", "secret")
 	check(t, k.Addr)
 	t.Run("redis-reference", func(t *testing.T) {
-		check(t, startRedisWithPass(t, "secret"))
+		check(t, startRedis(t, "--requirepass", "secret").Addr)
 	})
-}
-
-// The harness's readiness probe wants +PONG, but with a password both kvd
-// and Redis answer PING with -NOAUTH; these start helpers accept either.
-
-func waitReadyAuth(t *testing.T, p *process, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(readyTimeout)
-	var last string
-	for time.Now().Before(deadline) {
-		if p.exited() {
-			t.Fatalf("%s exited before answering PING: %v", p.cmd.Path, p.err)
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.SetDeadline(time.Now().Add(time.Second))
-			c.Write([]byte("PING\r\n"))
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if line == "+PONG\r\n" || strings.HasPrefix(line, "-NOAUTH") {
-				return
-			}
-			last = line
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s not ready on %s within %v (last reply %q)", p.cmd.Path, addr, readyTimeout, last)
-}
-
-func startKVDWithPass(t *testing.T, pass string) *kvdProc {
-	t.Helper()
-	if buildErr != nil {
-		t.Fatalf("kvd binary unavailable: %v", buildErr)
-	}
-	port := freePort(t)
-	k := &kvdProc{
-		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		Dir:  t.TempDir(),
-		Port: port,
-		args: []string{"--requirepass", pass},
-		out:  &syncBuffer{},
-	}
-	t.Cleanup(func() {
-		k.Stop()
-		if t.Failed() {
-			t.Logf("kvd output (%s):\n%s", k.Addr, k.out)
-		}
-	})
-	args := append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", k.Dir}, k.args...)
-	k.proc = startProcess(t, k.out, kvdBinary, args...)
-	waitReadyAuth(t, k.proc, k.Addr)
-	return k
-}
-
-// startRedisWithPass returns the address of a redis-server requiring pass,
-// skipping the test when redis-server is not installed.
-func startRedisWithPass(t *testing.T, pass string) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed; Redis comparison skipped")
-	}
-	port := freePort(t)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	out := &syncBuffer{}
-	p := startProcess(t, out, bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--requirepass", pass)
-	t.Cleanup(func() {
-		p.stop(syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("redis-server output (%s):\n%s", addr, out)
-		}
-	})
-	waitReadyAuth(t, p, addr)
-	return addr
 }
 
 // maxClientsCheck opens max connections, expects the next one refused with

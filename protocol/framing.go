@@ -124,11 +124,7 @@ func (f *Framer) Feed(dst, b []byte, unauthenticated bool) (out []byte, errMsg s
 			f.state = stateStart
 		case stateCountLine:
 			if c != '\r' {
-				if f.lineLen < headerMax {
-					f.line[f.lineLen] = c
-				}
-				f.lineLen++
-				if f.lineLen > InlineMax {
+				if !f.headerByte(c) {
 					return fail(i, ErrProtoBigMultibulk)
 				}
 				continue
@@ -163,11 +159,7 @@ func (f *Framer) Feed(dst, b []byte, unauthenticated bool) (out []byte, errMsg s
 				return fail(i, ErrExpectedDollar(c))
 			}
 			if c != '\r' {
-				if f.lineLen < headerMax {
-					f.line[f.lineLen] = c
-				}
-				f.lineLen++
-				if f.lineLen > InlineMax {
+				if !f.headerByte(c) {
 					return fail(i, ErrProtoBigBulkCount)
 				}
 				continue
@@ -208,6 +200,16 @@ func (f *Framer) endBulk() {
 	} else {
 		f.state = stateStart
 	}
+}
+
+// headerByte adds a byte to the "*n" or "$n" line being read; false when the
+// line passes Redis's 64 KB limit without ending.
+func (f *Framer) headerByte(c byte) bool {
+	if f.lineLen < headerMax {
+		f.line[f.lineLen] = c
+	}
+	f.lineLen++
+	return f.lineLen <= InlineMax
 }
 
 // header parses the number in the held "*n" or "$n" line.
