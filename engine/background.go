@@ -57,6 +57,9 @@ func (s *Store) gcLoop() {
 		if err := s.sweepGarbage(); err != nil {
 			s.opts.Logger.Error("sweeping flushed databases", "err", err)
 		}
+		if _, err := s.sweepOrphans(orphanBatch); err != nil {
+			s.opts.Logger.Error("sweeping deleted collections", "err", err)
+		}
 		s.collectValueLog()
 	}
 }

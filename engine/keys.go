@@ -4,8 +4,12 @@
 //
 // Layout of badger keys:
 //
-//	'k' ns(uint32 BE) userkey   a key's record (see record.go), one per key
-//	'x' name                    engine metadata (database map, garbage list)
+//	'k' ns(uint32 BE) userkey      a key's record (see record.go), one per key
+//	'm' id(uint64 BE) member       a collection member (see collections.go)
+//	'z' id score(8) member         a sorted set's score index
+//	'o' id                         a collection's owner: the ns and key whose
+//	                               record holds id, for the orphan sweeper
+//	'x' name                       engine metadata (database map, garbage list)
 //
 // A logical database (SELECT n) maps to a namespace number. FLUSHDB and
 // SWAPDB change only that map, so they are O(1); namespaces no longer mapped
@@ -15,8 +19,11 @@ package engine
 import "encoding/binary"
 
 const (
-	prefixKey  = 'k'
-	prefixMeta = 'x'
+	prefixKey    = 'k'
+	prefixMember = 'm'
+	prefixScore  = 'z'
+	prefixOwner  = 'o'
+	prefixMeta   = 'x'
 	nsLen      = 4
 	keyHdrLen  = 1 + nsLen
 )

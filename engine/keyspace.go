@@ -274,9 +274,24 @@ func (s *Store) Rename(db int, src, dst []byte, nx bool) (bool, error) {
 		if err := x.del(src); err != nil {
 			return err
 		}
-		return x.put(dst, cur)
+		return x.putMoved(dst, cur)
 	})
 	return done, err
+}
+
+// putMoved stores a record that changed place (RENAME, MOVE): a collection's
+// members stay where they are, keyed by its id; only its owner changes.
+func (x *Txn) putMoved(key []byte, r record) error {
+	if r.kind.isCollection() {
+		c, err := decodeCollection(r)
+		if err != nil {
+			return err
+		}
+		if err := x.setOwner(c.id, key); err != nil {
+			return err
+		}
+	}
+	return x.put(key, r)
 }
 
 // Copy copies src in db to dst in dstDB with its TTL; without replace an
@@ -301,6 +316,16 @@ func (s *Store) Copy(db int, src []byte, dstDB int, dst []byte, replace bool) (b
 			}
 		}
 		done = true
+		if cur.kind.isCollection() {
+			c, err := decodeCollection(cur)
+			if err != nil {
+				return err
+			}
+			if c, err = x.copyCollection(c, to, dst); err != nil {
+				return err
+			}
+			cur = c.record()
+		}
 		return to.put(dst, cur)
 	})
 	return done, err
@@ -325,7 +350,7 @@ func (s *Store) Move(db int, key []byte, dstDB int) (bool, error) {
 		if err := x.del(key); err != nil {
 			return err
 		}
-		return to.put(key, cur)
+		return to.putMoved(key, cur)
 	})
 	return done, err
 }

@@ -12,17 +12,38 @@ type Kind byte
 const (
 	KindNone   Kind = 0
 	KindString Kind = 1
+	KindHash   Kind = 2
+	KindList   Kind = 3
+	KindSet    Kind = 4
+	KindZSet   Kind = 5
 )
+
+var kindNames = map[Kind]string{
+	KindNone: "none", KindString: "string", KindHash: "hash",
+	KindList: "list", KindSet: "set", KindZSet: "zset",
+}
 
 // String is the name TYPE replies with.
 func (k Kind) String() string {
-	switch k {
-	case KindString:
-		return "string"
-	default:
-		return "none"
+	if n, ok := kindNames[k]; ok {
+		return n
 	}
+	return "none"
 }
+
+// KindByName is the kind TYPE calls name (SCAN ... TYPE); KindNone if none.
+func KindByName(name string) Kind {
+	for k, n := range kindNames {
+		if n == name {
+			return k
+		}
+	}
+	return KindNone
+}
+
+// isCollection reports whether records of kind k hold their members in
+// separate entries (see collections.go).
+func (k Kind) isCollection() bool { return k >= KindHash && k <= KindZSet }
 
 // recordHdrLen is the kind byte plus the millisecond deadline.
 const recordHdrLen = 1 + 8

@@ -16,6 +16,11 @@ type Store struct {
 	opts  Options
 	locks *keyLocks
 	sync  *groupSync
+	ids   idSource
+
+	// orphanCursor is where the orphan sweeper resumes.
+	orphanMu     sync.Mutex
+	orphanCursor []byte
 
 	// mapMu guards nsOf. Every operation holds it shared for its whole
 	// duration; FLUSHDB, FLUSHALL and SWAPDB hold it exclusively so that

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/kvd/kvd/engine"
 	"github.com/kvd/kvd/internal/redisnum"
@@ -226,10 +227,7 @@ func cmdScan(c *Client, args [][]byte) {
 }
 
 func kindByName(name []byte) engine.Kind {
-	if protocol.EqualFold(name, "string") {
-		return engine.KindString
-	}
-	return engine.KindNone
+	return engine.KindByName(strings.ToLower(string(name)))
 }
 
 func cmdRandomKey(c *Client, args [][]byte) {
