@@ -13,7 +13,7 @@
 //
 // A logical database (SELECT n) maps to a namespace number. FLUSHDB and
 // SWAPDB change only that map, so they are O(1); namespaces no longer mapped
-// are deleted in the background (see sweeper.go).
+// are deleted in the background (sweepGarbage in databases.go).
 package engine
 
 import "encoding/binary"

@@ -45,10 +45,10 @@ func (c *Client) setInfo(f func(c *Client)) {
 	c.mu.Unlock()
 }
 
-// needsAuth reports whether the client must still authenticate.
-func (c *Client) needsAuth() bool {
-	return !c.authed && c.srv.params.config().RequirePass != ""
-}
+// needsAuth reports whether the client must still authenticate. As in Redis,
+// a client is authenticated on connect (and on RESET) when no password is
+// set, so setting requirepass later does not lock out open connections.
+func (c *Client) needsAuth() bool { return !c.authed }
 
 // info formats the client as one CLIENT LIST / CLIENT INFO line.
 func (c *Client) info(now time.Time) string {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,17 @@ type Config struct {
 	ProtoMaxBulkLen int64
 	LogLevel        string
 	ConfigFile      string
+	// Level, when set, is the logger's level: CONFIG SET loglevel changes it.
+	Level *slog.LevelVar
+}
+
+// SlogLevels maps Redis's log levels onto slog's.
+var SlogLevels = map[string]slog.Level{
+	"debug":   slog.LevelDebug,
+	"verbose": slog.LevelDebug,
+	"notice":  slog.LevelInfo,
+	"warning": slog.LevelWarn,
+	"nothing": slog.LevelError + 100,
 }
 
 // DefaultConfig is kvd's configuration without flags.
@@ -113,10 +125,14 @@ func newParams(cfg Config, store *engine.Store) *params {
 			get: func(p *params) string { return p.cfg.LogLevel },
 			set: func(p *params, v string) error {
 				v = strings.ToLower(v)
-				if _, ok := logLevels[v]; !ok {
+				level, ok := SlogLevels[v]
+				if !ok {
 					return fmt.Errorf("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")
 				}
 				p.cfg.LogLevel = v
+				if p.cfg.Level != nil {
+					p.cfg.Level.Set(level)
+				}
 				return nil
 			},
 		},
@@ -191,8 +207,6 @@ func (p *params) set(pairs [][]byte) string {
 	}
 	return ""
 }
-
-var logLevels = map[string]bool{"debug": true, "verbose": true, "notice": true, "warning": true, "nothing": true}
 
 // ParseMemory parses Redis memory units: 512mb, 1gb, 100k, 42.
 func ParseMemory(s string) (int64, error) {

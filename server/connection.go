@@ -187,7 +187,7 @@ func (c *Client) selectDB(n int) {
 
 func cmdReset(c *Client, args [][]byte) {
 	c.selectDB(0)
-	c.authed = false
+	c.authed = c.srv.params.config().RequirePass == ""
 	c.w.SetProto(2)
 	c.setInfo(func(c *Client) { c.proto, c.name = 2, "" })
 	c.w.Status("RESET")

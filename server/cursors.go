@@ -2,6 +2,7 @@ package server
 
 import (
 	"container/list"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 )
@@ -24,8 +25,12 @@ type cursorEntry struct {
 	after []byte
 }
 
+// newCursorTable starts numbering at a random point, so that a cursor from
+// before a restart is unknown (and restarts its scan) rather than naming
+// another scan's position.
 func newCursorTable(max int) *cursorTable {
-	return &cursorTable{max: max, next: 1, byID: map[uint64]*list.Element{}, order: list.New()}
+	start := rand.Uint64()>>16 | 1
+	return &cursorTable{max: max, next: start, byID: map[uint64]*list.Element{}, order: list.New()}
 }
 
 // save records a position and returns its cursor.

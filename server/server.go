@@ -174,6 +174,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		created: time.Now(),
 		proto:   2,
 		lastCmd: "NULL",
+		authed:  s.params.config().RequirePass == "",
 	}
 	c.lastActive.Store(c.created.UnixNano())
 	s.clients[c.id] = c

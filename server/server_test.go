@@ -48,8 +48,11 @@ func newTestServer(t testing.TB, logTo io.Writer) *Server {
 	return s
 }
 
+// newTestClient is a client as accept makes it: authenticated on connect
+// when no password is set.
 func newTestClient(s *Server) *Client {
-	return &Client{srv: s, w: protocol.NewWriter(2), id: s.nextID.Add(1), proto: 2}
+	return &Client{srv: s, w: protocol.NewWriter(2), id: s.nextID.Add(1), proto: 2,
+		authed: s.params.config().RequirePass == ""}
 }
 
 func run(c *Client, args ...string) string {
@@ -102,6 +105,10 @@ func TestDispatchOrderAndErrors(t *testing.T) {
 		}
 	}
 	s.params.set([][]byte{[]byte("requirepass"), []byte("pw")})
+	if got := run(c, "get", "k"); got != "$-1\r\n" {
+		t.Errorf("a client connected before requirepass was set stays authenticated, as in Redis: %q", got)
+	}
+	c = newTestClient(s)
 	if got := run(c, "nope"); !strings.HasPrefix(got, "-ERR unknown command") {
 		t.Errorf("unknown command must win over NOAUTH, as in Redis: %q", got)
 	}

@@ -63,7 +63,7 @@ func settings() []setting {
 		}},
 		{"loglevel", "debug | verbose | notice | warning | nothing", func(cfg *server.Config, v string) error {
 			v = strings.ToLower(v)
-			if _, ok := slogLevels[v]; !ok {
+			if _, ok := server.SlogLevels[v]; !ok {
 				return fmt.Errorf("loglevel must be one of debug, verbose, notice, warning, nothing; got %q", v)
 			}
 			cfg.LogLevel = v

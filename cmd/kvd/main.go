@@ -23,14 +23,6 @@ import (
 // are cut. A second signal cuts them at once.
 const drainTimeout = 10 * time.Second
 
-var slogLevels = map[string]slog.Level{
-	"debug":   slog.LevelDebug,
-	"verbose": slog.LevelDebug,
-	"notice":  slog.LevelInfo,
-	"warning": slog.LevelWarn,
-	"nothing": slog.LevelError + 100,
-}
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -46,7 +38,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "kvd %s (Redis %s compatible)\n", server.Version, server.RedisVersion)
 		return 0
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slogLevels[cfg.LogLevel]}))
+	cfg.Level = new(slog.LevelVar)
+	cfg.Level.Set(server.SlogLevels[cfg.LogLevel])
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Level}))
 	if pprofAddr != "" {
 		go servePprof(pprofAddr, log)
 	}
