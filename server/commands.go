@@ -9,6 +9,10 @@ func (s *Server) commands() []*Command {
 		s.stringCommands(),
 		s.keyspaceCommands(),
 		s.adminCommands(),
+		s.hashCommands(),
+		s.listCommands(),
+		s.setCommands(),
+		s.zsetCommands(),
 	} {
 		all = append(all, family...)
 	}

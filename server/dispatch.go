@@ -73,6 +73,10 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	if out := c.w.Bytes(); len(out) > mark && out[mark] == '-' {
 		cmd.stats.failed.Add(1)
 		s.stats.errorReplies.Add(1)
+	} else if cmd.Flags&FlagWrite != 0 && s.blocking.blocked.Load() > 0 {
+		for _, k := range cmd.keys(args) {
+			s.blocking.signal(c.db, k)
+		}
 	}
 }
 

@@ -35,6 +35,9 @@ type guardConn struct {
 	out    []byte
 	ready  []byte
 	fail   string
+	// early holds bytes read while the client was blocked (watchPeer);
+	// they are framed before anything newer from the socket.
+	early []byte
 
 	mu     sync.Mutex
 	unauth func() bool // set once the client is registered
@@ -53,6 +56,12 @@ func (g *guardConn) unauthenticated() bool {
 	return f != nil && f()
 }
 
+// pushBack keeps bytes read outside Read, to be delivered first. It is
+// called only while the connection's goroutine is parked in a blocking
+// command, and that goroutine waits for the reader to finish before it
+// reads again.
+func (g *guardConn) pushBack(b []byte) { g.early = append(g.early, b...) }
+
 func (g *guardConn) Read(p []byte) (int, error) {
 	for {
 		if len(g.ready) > 0 {
@@ -63,6 +72,12 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		if g.fail != "" {
 			g.Conn.Write([]byte("-" + g.fail + "\r\n"))
 			return 0, io.EOF
+		}
+		if len(g.early) > 0 {
+			g.out, g.fail = g.framer.Feed(g.out[:0], g.early, g.unauthenticated())
+			g.early = nil
+			g.ready = g.out
+			continue
 		}
 		if g.rbuf == nil {
 			g.rbuf = make([]byte, 16*1024)

@@ -84,7 +84,7 @@ func (s *Server) infoSection(c *Client, name string) (string, bool) {
 		ib.title("Clients")
 		ib.kv("connected_clients", s.clientCount())
 		ib.kv("maxclients", cfg.MaxClients)
-		ib.kv("blocked_clients", 0)
+		ib.kv("blocked_clients", s.blocking.blocked.Load())
 		ib.kv("tracking_clients", 0)
 	case "memory":
 		var ms runtime.MemStats

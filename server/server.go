@@ -36,8 +36,10 @@ type Server struct {
 	table   *Table
 	stats   serverStats
 	cursors *cursorTable
-	started time.Time
-	runID   string
+	// blocking holds the clients parked in blocking commands.
+	blocking *blockRegistry
+	started  time.Time
+	runID    string
 
 	rc       *redcon.Server
 	ln       net.Listener
@@ -62,6 +64,7 @@ func New(cfg Config, store *engine.Store, log *slog.Logger) (*Server, error) {
 		log:               log,
 		params:            newParams(cfg, store),
 		cursors:           newCursorTable(100_000),
+		blocking:          newBlockRegistry(),
 		started:           time.Now(),
 		runID:             newRunID(),
 		clients:           map[int64]*Client{},
