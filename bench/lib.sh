@@ -1,0 +1,221 @@
+# shellcheck shell=bash
+# Helpers shared by bench/run.sh and bench/mixed.sh. Source it; do not run it.
+#
+# It keeps its state in a few globals:
+#   WORK         temp directory holding binaries, data dirs and logs
+#   SERVER_PIDS  PIDs of every server started here (killed by bench_cleanup)
+#   PIN_SERVER / PIN_CLIENT  command prefixes (taskset in --pinned mode)
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+SERVER_PIDS=()
+PIN_SERVER=()
+PIN_CLIENT=()
+WORK=""
+KVD_COMMIT=""
+KVD_PREBUILT=""
+KVD_REV=""
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || die "'$c' is not installed"
+	done
+}
+
+# bench_setup creates WORK and installs the cleanup trap.
+bench_setup() {
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvd-bench.XXXXXX")
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# bench_cleanup stops every server this script started (by PID) and removes WORK.
+bench_cleanup() {
+	local pid
+	for pid in "${SERVER_PIDS[@]}"; do
+		stop_pid "$pid"
+	done
+	SERVER_PIDS=()
+	if [[ -n "$WORK" && -d "$WORK" ]]; then
+		rm -rf "$WORK"
+	fi
+}
+
+# set_pinning on|off: servers on CPU 0, load generator on CPU 1.
+set_pinning() {
+	if [[ "$1" == on ]]; then
+		need taskset
+		(($(nproc) >= 2)) || die "--pinned needs at least 2 CPUs"
+		PIN_SERVER=(taskset -c 0)
+		# shellcheck disable=SC2034 # used by the scripts that source this file
+		PIN_CLIENT=(taskset -c 1)
+	fi
+}
+
+# build_kvd DEST builds ./cmd/kvd from the working tree, or from the commit
+# given with --rev (KVD_REV), or copies the binary given with --kvd-bin
+# (KVD_PREBUILT). Other people may be
+# editing the tree (or racing on the build cache), so one failure is retried.
+build_kvd() {
+	local dest=$1
+	if [[ -n "${KVD_PREBUILT:-}" ]]; then
+		[[ -x "$KVD_PREBUILT" ]] || die "--kvd-bin $KVD_PREBUILT is not an executable"
+		cp "$KVD_PREBUILT" "$dest"
+		KVD_COMMIT="prebuilt binary $KVD_PREBUILT ($("$dest" --version 2>/dev/null || echo 'unknown version'))"
+		log "using $KVD_COMMIT"
+		return
+	fi
+	if [[ -n "${KVD_REV:-}" ]]; then
+		local src=$WORK/src sha
+		sha=$(git -C "$REPO_DIR" rev-parse --verify --short "$KVD_REV^{commit}") || die "unknown revision '$KVD_REV'"
+		log "building kvd from commit $sha (git archive, the working tree is not used)"
+		mkdir -p "$src"
+		git -C "$REPO_DIR" archive "$sha" | tar -x -C "$src"
+		(cd "$src" && go build -o "$dest" ./cmd/kvd) || die "cannot build kvd at $sha"
+		KVD_COMMIT="$sha (--rev $KVD_REV, built from git archive; uncommitted changes not included)"
+		return
+	fi
+	log "building kvd from $REPO_DIR"
+	# Recorded now: other people may commit while the benchmark runs.
+	KVD_COMMIT=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ -n "$(git -C "$REPO_DIR" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+		KVD_COMMIT+=" (working tree had uncommitted changes; the binary was built from the tree as it was)"
+	fi
+	if ! (cd "$REPO_DIR" && go build -o "$dest" ./cmd/kvd); then
+		log "build failed, retrying once in 5s"
+		sleep 5
+		(cd "$REPO_DIR" && go build -o "$dest" ./cmd/kvd) || die "cannot build kvd"
+	fi
+}
+
+# free_ports N prints N distinct free loopback TCP ports.
+free_ports() {
+	python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks:
+    s.close()
+EOF
+}
+
+# wait_ready PID PORT LOG: wait until the server answers PING (30 s max).
+wait_ready() {
+	local pid=$1 port=$2 logf=$3 i
+	for ((i = 0; i < 300; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			log "server (pid $pid, port $port) exited during startup; last log lines:"
+			tail -n 20 "$logf" >&2 || true
+			return 1
+		fi
+		if [[ "$(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" == PONG ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	log "server (pid $pid, port $port) did not answer PING within 30s"
+	return 1
+}
+
+# stop_pid PID: SIGTERM, wait up to 20 s (kvd drains for up to 10 s), then SIGKILL.
+stop_pid() {
+	local pid=$1 i
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "pid $pid ignored SIGTERM for 20s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# forget_pid PID removes PID from SERVER_PIDS after it was stopped.
+forget_pid() {
+	local p keep=()
+	for p in "${SERVER_PIDS[@]}"; do
+		[[ "$p" == "$1" ]] || keep+=("$p")
+	done
+	SERVER_PIDS=("${keep[@]}")
+}
+
+# start_server NAME LOG -- CMD...: start CMD (with PIN_SERVER) in the background.
+# Sets STARTED_PID. The caller waits with wait_ready.
+start_server() {
+	local name=$1 logf=$2
+	shift 3
+	log "starting $name: $(quote_cmd "${PIN_SERVER[@]}" "$@")"
+	"${PIN_SERVER[@]}" "$@" >"$logf" 2>&1 &
+	STARTED_PID=$!
+	SERVER_PIDS+=("$STARTED_PID")
+}
+
+# kvd_cmd BIN PORT DIR FSYNC: prints the kvd command line (one word per line).
+kvd_cmd() {
+	printf '%s\n' "$1" --bind 127.0.0.1 --port "$2" --dir "$3" --appendfsync "$4" --loglevel warning
+}
+
+# redis_cmd PORT DIR DURABILITY: redis-server flags matching kvd's --appendfsync.
+#   everysec -> --appendonly yes --appendfsync everysec
+#   always   -> --appendonly yes --appendfsync always
+#   no       -> --save '' --appendonly no
+# Extra flags can be appended through REDIS_EXTRA_ARGS (split like a shell line).
+redis_cmd() {
+	local port=$1 dir=$2 dur=$3
+	printf '%s\n' redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" \
+		--daemonize no --loglevel warning
+	case "$dur" in
+	everysec | always) printf '%s\n' --appendonly yes --appendfsync "$dur" ;;
+	no) printf '%s\n' --save '' --appendonly no ;;
+	aof-no) printf '%s\n' --appendonly yes --appendfsync no ;; # prefill stand-in for always
+	*) die "unknown durability '$dur'" ;;
+	esac
+	if [[ -n "${REDIS_EXTRA_ARGS:-}" ]]; then
+		# Split with shell quoting rules, so "--save ''" passes an empty value.
+		python3 -c 'import shlex, sys; print("\n".join(shlex.split(sys.argv[1])))' "$REDIS_EXTRA_ARGS"
+	fi
+}
+
+# peak_rss_kb PID: VmHWM (peak resident set) of a live process, in kB.
+peak_rss_kb() {
+	awk '/^VmHWM:/ {print $2; found=1} END {if (!found) print "NA"}' "/proc/$1/status" 2>/dev/null || echo NA
+}
+
+# dir_kb DIR: disk usage of a data directory, in kB.
+dir_kb() { du -sk "$1" 2>/dev/null | awk '{print $1}'; }
+
+# quote_cmd ARGS...: the arguments as one shell-quoted line.
+quote_cmd() {
+	local out="" a
+	for a in "$@"; do
+		out+="$(printf '%q' "$a") "
+	done
+	printf '%s' "${out% }"
+}
+
+# machine_header: Markdown bullet list describing the machine and versions.
+machine_header() {
+	printf -- '- nproc: %s\n' "$(nproc)"
+	printf -- '- CPU: %s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+	printf -- '- memory: %s\n' "$(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	printf -- '- kernel: %s\n' "$(uname -sr)"
+	printf -- '- data dir filesystem: %s\n' "$(df -PT "$WORK" | awk 'NR==2 {print $2 " on " $1}')"
+	printf -- '- %s\n' "$(go version)"
+	printf -- '- %s\n' "$(redis-server --version)"
+	printf -- '- %s\n' "$(redis-benchmark --version 2>/dev/null || echo 'redis-benchmark (unknown version)')"
+	printf -- '- kvd commit at build time: %s\n' "${KVD_COMMIT:-unknown}"
+}
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
