@@ -14,7 +14,7 @@ func (s *Store) FlushDB(db int) error {
 	if err := s.checkDB(db); err != nil {
 		return err
 	}
-	return s.remap(func() []uint32 {
+	return s.remap([]int{db}, func() []uint32 {
 		old := s.nsOf[db]
 		s.nsOf[db] = s.nextNS
 		s.nextNS++
@@ -24,7 +24,11 @@ func (s *Store) FlushDB(db int) error {
 
 // FlushAll empties every database.
 func (s *Store) FlushAll() error {
-	return s.remap(func() []uint32 {
+	all := make([]int, s.opts.Databases)
+	for i := range all {
+		all[i] = i
+	}
+	return s.remap(all, func() []uint32 {
 		old := append([]uint32(nil), s.nsOf...)
 		for i := range s.nsOf {
 			s.nsOf[i] = s.nextNS
@@ -42,7 +46,7 @@ func (s *Store) SwapDB(a, b int) error {
 	if err := s.checkDB(b); err != nil {
 		return err
 	}
-	return s.remap(func() []uint32 {
+	return s.remap([]int{a, b}, func() []uint32 {
 		s.nsOf[a], s.nsOf[b] = s.nsOf[b], s.nsOf[a]
 		return nil
 	})
@@ -51,9 +55,11 @@ func (s *Store) SwapDB(a, b int) error {
 // remap changes the database map under the exclusive lock, so that no
 // command runs half before and half after, and persists it together with
 // the namespaces it frees.
-func (s *Store) remap(change func() (freed []uint32)) error {
-	s.mapMu.Lock()
-	defer s.mapMu.Unlock()
+func (s *Store) remap(dbs []int, change func() (freed []uint32)) error {
+	if !s.exclusive {
+		s.mapMu.Lock()
+		defer s.mapMu.Unlock()
+	}
 	savedMap, savedNext := append([]uint32(nil), s.nsOf...), s.nextNS
 	freed := change()
 	err := s.db.Update(func(txn *badger.Txn) error {
@@ -74,6 +80,7 @@ func (s *Store) remap(change func() (freed []uint32)) error {
 		return fmt.Errorf("update database map: %w", err)
 	}
 	s.sync.noteWrite()
+	s.notifyFlush(dbs)
 	return s.sync.afterCommit()
 }
 

@@ -5,13 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
 
-// Store is kvd's keyspace on one badger database.
+// Store is kvd's keyspace on one badger database. A Store value is a handle
+// on shared state: Exclusive hands its callback a second handle that runs
+// operations without locking, because it alone holds the keyspace.
 type Store struct {
+	*shared
+	// exclusive is set on the handle Exclusive passes on: its goroutine
+	// holds mapMu exclusively, so operations must not lock again.
+	exclusive bool
+}
+
+type shared struct {
 	db    *badger.DB
 	opts  Options
 	locks *keyLocks
@@ -31,6 +41,39 @@ type Store struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	watcher atomic.Pointer[Watcher]
+}
+
+// Watcher is told about every committed change, so that the server can
+// implement WATCH. Modified may also name keys an operation locked but left
+// unchanged (DEL of a missing key among existing ones). Calls come right
+// after the commit, on the writer's goroutine: they must be quick and must
+// not call the store.
+type Watcher interface {
+	Modified(db int, key []byte)
+	// Flushed reports that any key of db may have changed (FLUSHDB,
+	// FLUSHALL, SWAPDB).
+	Flushed(db int)
+}
+
+// SetWatcher installs w; call it before serving.
+func (s *Store) SetWatcher(w Watcher) { s.watcher.Store(&w) }
+
+func (s *Store) notifyWrite(targets []lockKey) {
+	if w := s.watcher.Load(); w != nil {
+		for _, t := range targets {
+			(*w).Modified(t.db, t.key)
+		}
+	}
+}
+
+func (s *Store) notifyFlush(dbs []int) {
+	if w := s.watcher.Load(); w != nil {
+		for _, db := range dbs {
+			(*w).Flushed(db)
+		}
+	}
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A second process on
@@ -79,7 +122,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data directory %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{})}
+	s := &Store{shared: &shared{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{})}}
 	s.sync = newGroupSync(db.Sync)
 	s.sync.setPolicy(opts.Fsync)
 	if err := s.loadDBMap(); err != nil {
@@ -102,6 +145,18 @@ func (s *Store) Close() error {
 		return fmt.Errorf("final sync: %w", syncErr)
 	}
 	return nil
+}
+
+// Exclusive runs fn while every other operation on the store waits, for
+// MULTI/EXEC and scripts: nothing can observe or interleave with what fn
+// does through the handle it is given. fn must use only that handle.
+func (s *Store) Exclusive(fn func(st *Store) error) error {
+	if s.exclusive {
+		return fn(s)
+	}
+	s.mapMu.Lock()
+	defer s.mapMu.Unlock()
+	return fn(&Store{shared: s.shared, exclusive: true})
 }
 
 // Databases is the number of logical databases.

@@ -44,18 +44,21 @@ func (s *Store) write(db int, targets []lockKey, fn func(x *Txn) error) error {
 			return err
 		}
 	}
-	s.mapMu.RLock()
-	defer s.mapMu.RUnlock()
-	var locks lockSet
-	for _, t := range targets {
-		locks.add(s.locks.stripe(s.nsOf[t.db], t.key))
+	if !s.exclusive {
+		s.mapMu.RLock()
+		defer s.mapMu.RUnlock()
+		var locks lockSet
+		for _, t := range targets {
+			locks.add(s.locks.stripe(s.nsOf[t.db], t.key))
+		}
+		s.locks.lock(&locks)
+		defer locks.unlock()
 	}
-	s.locks.lock(&locks)
 	committed, err := s.commit(db, fn)
-	locks.unlock()
 	if err != nil || !committed {
 		return err
 	}
+	s.notifyWrite(targets)
 	return s.sync.afterCommit()
 }
 
@@ -83,8 +86,10 @@ func (s *Store) view(db int, fn func(x *Txn) error) error {
 	if err := s.checkDB(db); err != nil {
 		return err
 	}
-	s.mapMu.RLock()
-	defer s.mapMu.RUnlock()
+	if !s.exclusive {
+		s.mapMu.RLock()
+		defer s.mapMu.RUnlock()
+	}
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
 	readOnly := false

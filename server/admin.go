@@ -40,12 +40,12 @@ func (s *Server) adminCommands() []*Command {
 		adm("flushall", -1, w, cmdFlushAll, "1.0.0", "Removes all keys from all databases."),
 		adm("time", 1, FlagLoading|FlagStale|FlagFast, cmdTime, "2.6.0", "Returns the server time."),
 		adm("lastsave", 1, FlagLoading|FlagStale|FlagFast, cmdLastSave, "1.0.0", "Returns the Unix timestamp of the last successful save to disk."),
-		adm("shutdown", -1, a|FlagLoading|FlagStale, cmdShutdown, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+		adm("shutdown", -1, a|FlagLoading|FlagStale|FlagNoMulti, cmdShutdown, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
 	}
 }
 
 func cmdDBSize(c *Client, args [][]byte) {
-	n, _, err := c.srv.store.DBStats(c.db)
+	n, _, err := c.store.DBStats(c.db)
 	if c.ok("dbsize", err) {
 		c.w.Int(n)
 	}
@@ -62,7 +62,7 @@ func cmdFlushDB(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrSyntax)
 		return
 	}
-	if err := c.srv.store.FlushDB(c.db); c.ok("flushdb", err) {
+	if err := c.store.FlushDB(c.db); c.ok("flushdb", err) {
 		c.w.OK()
 	}
 }
@@ -72,7 +72,7 @@ func cmdFlushAll(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrSyntax)
 		return
 	}
-	if err := c.srv.store.FlushAll(); c.ok("flushall", err) {
+	if err := c.store.FlushAll(); c.ok("flushall", err) {
 		c.w.OK()
 	}
 }
@@ -86,7 +86,7 @@ func cmdTime(c *Client, args [][]byte) {
 
 // cmdLastSave reports the last completed fsync: kvd has no snapshots, and
 // what LASTSAVE users want to know is when data last reached the disk.
-func cmdLastSave(c *Client, args [][]byte) { c.w.Int(c.srv.store.LastSync().Unix()) }
+func cmdLastSave(c *Client, args [][]byte) { c.w.Int(c.store.LastSync().Unix()) }
 
 // cmdShutdown asks the binary to shut down gracefully. As in Redis, a
 // successful SHUTDOWN sends no reply: the connection just closes.

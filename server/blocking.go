@@ -109,6 +109,9 @@ var errClientGone = errors.New("client gone")
 // already tried attempt once; block tries again after registering, so that
 // a push between that try and the registration is not missed.
 func (s *Server) block(c *Client, db int, keys [][]byte, timeout time.Duration, attempt func() bool) error {
+	if c.tx.inExec {
+		return errBlockTimeout // inside MULTI/EXEC a blocking command does not block, as in Redis
+	}
 	w := &waiter{attempt: attempt, wake: make(chan struct{})}
 	seen := map[string]bool{}
 	for _, k := range keys {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/kvd/kvd/engine"
 	"github.com/kvd/kvd/protocol"
 )
 
@@ -20,6 +21,10 @@ type Client struct {
 	conn redcon.Conn
 	net  net.Conn
 	w    *protocol.Writer
+	// store is what handlers use: the server's store, or during EXEC the
+	// exclusive handle the transaction holds.
+	store *engine.Store
+	tx    txState
 
 	id      int64
 	db      int

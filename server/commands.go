@@ -9,6 +9,7 @@ func (s *Server) commands() []*Command {
 		s.stringCommands(),
 		s.keyspaceCommands(),
 		s.adminCommands(),
+		s.transactionCommands(),
 		s.hashCommands(),
 		s.listCommands(),
 		s.setCommands(),

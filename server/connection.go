@@ -172,7 +172,7 @@ func cmdSelect(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrNotInteger)
 		return
 	}
-	if n < 0 || n >= int64(c.srv.store.Databases()) {
+	if n < 0 || n >= int64(c.store.Databases()) {
 		c.w.Error(protocol.ErrDBIndex)
 		return
 	}
@@ -186,6 +186,7 @@ func (c *Client) selectDB(n int) {
 }
 
 func cmdReset(c *Client, args [][]byte) {
+	c.endMulti()
 	c.selectDB(0)
 	c.authed = c.srv.params.config().RequirePass == ""
 	c.w.SetProto(2)

@@ -37,6 +37,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	}
 	cmd := s.table.lookup(args[0])
 	if cmd == nil {
+		c.refuseInMulti()
 		s.stats.rejectedCalls.Add(1)
 		c.w.Error(protocol.ErrUnknownCommand(args[0], args[1:]))
 		return
@@ -44,6 +45,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	if cmd.Subcommands != nil && len(args) >= 2 {
 		sub := cmd.Subcommands[strings.ToLower(string(args[1]))]
 		if sub == nil {
+			c.refuseInMulti()
 			cmd.stats.rejected.Add(1)
 			s.stats.rejectedCalls.Add(1)
 			c.w.Error(protocol.ErrUnknownSubcommand(cmd.Name, args[1]))
@@ -52,15 +54,20 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		cmd = sub
 	}
 	if !cmd.arityOK(len(args)) {
+		c.refuseInMulti()
 		cmd.stats.rejected.Add(1)
 		s.stats.rejectedCalls.Add(1)
 		c.w.Error(protocol.ErrWrongArity(cmd.Name))
 		return
 	}
 	if cmd.Flags&FlagNoAuth == 0 && c.needsAuth() {
+		c.refuseInMulti()
 		cmd.stats.rejected.Add(1)
 		s.stats.rejectedCalls.Add(1)
 		c.w.Error(protocol.ErrNoAuth)
+		return
+	}
+	if c.queueInMulti(cmd, args) {
 		return
 	}
 	c.setInfo(func(c *Client) { c.lastCmd = cmd.Name })
@@ -75,6 +82,12 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		s.stats.errorReplies.Add(1)
 	} else if cmd.Flags&FlagWrite != 0 && s.blocking.blocked.Load() > 0 {
 		for _, k := range cmd.keys(args) {
+			if c.tx.inExec {
+				// Serving a blocked client needs the store, which the
+				// transaction holds: EXEC signals when it is done.
+				c.tx.signals = append(c.tx.signals, blockKey{c.db, string(k)})
+				continue
+			}
 			s.blocking.signal(c.db, k)
 		}
 	}

@@ -48,21 +48,21 @@ func (s *Server) keyspaceCommands() []*Command {
 }
 
 func cmdDel(c *Client, args [][]byte) {
-	n, err := c.srv.store.Del(c.db, args[1:])
+	n, err := c.store.Del(c.db, args[1:])
 	if c.ok("del", err) {
 		c.w.Int(n)
 	}
 }
 
 func cmdExists(c *Client, args [][]byte) {
-	n, err := c.srv.store.Exists(c.db, args[1:])
+	n, err := c.store.Exists(c.db, args[1:])
 	if c.ok("exists", err) {
 		c.w.Int(n)
 	}
 }
 
 func cmdType(c *Client, args [][]byte) {
-	k, err := c.srv.store.Type(c.db, args[1])
+	k, err := c.store.Type(c.db, args[1])
 	if c.ok("type", err) {
 		c.w.Status(k.String())
 	}
@@ -112,7 +112,7 @@ func expireCmd(name string, u expireUnit) Handler {
 		if u.absolute {
 			e.Mode = engine.ExpiryAt
 		}
-		set, err := c.srv.store.Expire(c.db, args[1], e, cond)
+		set, err := c.store.Expire(c.db, args[1], e, cond)
 		if c.ok(name, err) {
 			c.w.Bool01(set)
 		}
@@ -123,7 +123,7 @@ func expireCmd(name string, u expireUnit) Handler {
 // -1 for one without a TTL.
 func ttlCmd(ms, absolute bool) Handler {
 	return func(c *Client, args [][]byte) {
-		deadline, remaining, exists, err := c.srv.store.Deadline(c.db, args[1])
+		deadline, remaining, exists, err := c.store.Deadline(c.db, args[1])
 		if !c.ok("ttl", err) {
 			return
 		}
@@ -145,7 +145,7 @@ func ttlCmd(ms, absolute bool) Handler {
 }
 
 func cmdPersist(c *Client, args [][]byte) {
-	done, err := c.srv.store.Persist(c.db, args[1])
+	done, err := c.store.Persist(c.db, args[1])
 	if c.ok("persist", err) {
 		c.w.Bool01(done)
 	}
@@ -168,7 +168,7 @@ func matcher(pattern []byte) func([]byte) bool {
 }
 
 func cmdKeys(c *Client, args [][]byte) {
-	keys, err := c.srv.store.Keys(c.db, literalPrefix(args[1]), engine.ScanFilter{Match: matcher(args[1])})
+	keys, err := c.store.Keys(c.db, literalPrefix(args[1]), engine.ScanFilter{Match: matcher(args[1])})
 	if c.ok("keys", err) {
 		c.w.BulkArray(keys)
 	}
@@ -213,7 +213,7 @@ func cmdScan(c *Client, args [][]byte) {
 			return
 		}
 	}
-	keys, next, err := c.srv.store.Scan(c.db, c.srv.cursors.load(cursor), count, f)
+	keys, next, err := c.store.Scan(c.db, c.srv.cursors.load(cursor), count, f)
 	if !c.ok("scan", err) {
 		return
 	}
@@ -231,20 +231,20 @@ func kindByName(name []byte) engine.Kind {
 }
 
 func cmdRandomKey(c *Client, args [][]byte) {
-	k, found, err := c.srv.store.RandomKey(c.db)
+	k, found, err := c.store.RandomKey(c.db)
 	if c.ok("randomkey", err) {
 		c.bulkOrNull(k, found)
 	}
 }
 
 func cmdRename(c *Client, args [][]byte) {
-	if _, err := c.srv.store.Rename(c.db, args[1], args[2], false); c.ok("rename", err) {
+	if _, err := c.store.Rename(c.db, args[1], args[2], false); c.ok("rename", err) {
 		c.w.OK()
 	}
 }
 
 func cmdRenameNX(c *Client, args [][]byte) {
-	done, err := c.srv.store.Rename(c.db, args[1], args[2], true)
+	done, err := c.store.Rename(c.db, args[1], args[2], true)
 	if c.ok("renamenx", err) {
 		c.w.Bool01(done)
 	}
@@ -258,7 +258,7 @@ func (c *Client) parseDBIndexOrReply(arg []byte, notInt string) (int, bool) {
 		c.w.Error(notInt)
 		return 0, false
 	}
-	if n < 0 || n >= int64(c.srv.store.Databases()) {
+	if n < 0 || n >= int64(c.store.Databases()) {
 		c.w.Error(protocol.ErrDBIndex)
 		return 0, false
 	}
@@ -283,7 +283,7 @@ func cmdCopy(c *Client, args [][]byte) {
 			return
 		}
 	}
-	done, err := c.srv.store.Copy(c.db, args[1], dst, args[2], replace)
+	done, err := c.store.Copy(c.db, args[1], dst, args[2], replace)
 	if c.ok("copy", err) {
 		c.w.Bool01(done)
 	}
@@ -294,7 +294,7 @@ func cmdMove(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	done, err := c.srv.store.Move(c.db, args[1], dst)
+	done, err := c.store.Move(c.db, args[1], dst)
 	if c.ok("move", err) {
 		c.w.Bool01(done)
 	}
@@ -309,7 +309,7 @@ func cmdSwapDB(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	if err := c.srv.store.SwapDB(a, b); c.ok("swapdb", err) {
+	if err := c.store.SwapDB(a, b); c.ok("swapdb", err) {
 		c.w.OK()
 	}
 }
@@ -329,7 +329,7 @@ func cmdDelEx(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrWrongArity("delex"))
 		return
 	}
-	done, err := c.srv.store.DelIf(c.db, args[1], cond, match)
+	done, err := c.store.DelIf(c.db, args[1], cond, match)
 	if c.ok("delex", err) {
 		c.w.Bool01(done)
 	}
@@ -337,7 +337,7 @@ func cmdDelEx(c *Client, args [][]byte) {
 
 // cmdDelIfEq is Valkey 9's DELIFEQ key value, for owner-safe lock release.
 func cmdDelIfEq(c *Client, args [][]byte) {
-	done, err := c.srv.store.DelIf(c.db, args[1], engine.CondIfEq, args[2])
+	done, err := c.store.DelIf(c.db, args[1], engine.CondIfEq, args[2])
 	if c.ok("delifeq", err) {
 		c.w.Bool01(done)
 	}

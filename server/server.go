@@ -38,6 +38,7 @@ type Server struct {
 	cursors *cursorTable
 	// blocking holds the clients parked in blocking commands.
 	blocking *blockRegistry
+	watches  *watchRegistry
 	started  time.Time
 	runID    string
 
@@ -65,6 +66,7 @@ func New(cfg Config, store *engine.Store, log *slog.Logger) (*Server, error) {
 		params:            newParams(cfg, store),
 		cursors:           newCursorTable(100_000),
 		blocking:          newBlockRegistry(),
+		watches:           newWatchRegistry(),
 		started:           time.Now(),
 		runID:             newRunID(),
 		clients:           map[int64]*Client{},
@@ -77,6 +79,7 @@ func New(cfg Config, store *engine.Store, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.table = t
+	store.SetWatcher(s.watches)
 	return s, nil
 }
 
@@ -173,6 +176,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		conn:    conn,
 		net:     conn.NetConn(),
 		w:       protocol.NewWriter(2),
+		store:   s.store,
 		id:      s.nextID.Add(1),
 		created: time.Now(),
 		proto:   2,
@@ -196,6 +200,7 @@ func (s *Server) closed(conn redcon.Conn, err error) {
 	if !ok {
 		return
 	}
+	s.watches.unwatchAll(c)
 	s.mu.Lock()
 	delete(s.clients, c.id)
 	s.mu.Unlock()

@@ -52,7 +52,7 @@ func newTestServer(t testing.TB, logTo io.Writer) *Server {
 // when no password is set.
 func newTestClient(s *Server) *Client {
 	return &Client{srv: s, w: protocol.NewWriter(2), id: s.nextID.Add(1), proto: 2,
-		authed: s.params.config().RequirePass == ""}
+		store: s.store, authed: s.params.config().RequirePass == ""}
 }
 
 func run(c *Client, args ...string) string {

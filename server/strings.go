@@ -43,7 +43,7 @@ func (s *Server) stringCommands() []*Command {
 }
 
 func cmdGet(c *Client, args [][]byte) {
-	v, found, err := c.srv.store.Get(c.db, args[1])
+	v, found, err := c.store.Get(c.db, args[1])
 	if !c.ok("get", err) {
 		return
 	}
@@ -61,7 +61,7 @@ func cmdSet(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	res, err := c.srv.store.Set(c.db, args[1], args[2], engine.SetArgs{Cond: o.cond, Match: o.match, Expiry: exp, Get: o.get})
+	res, err := c.store.Set(c.db, args[1], args[2], engine.SetArgs{Cond: o.cond, Match: o.match, Expiry: exp, Get: o.get})
 	if !c.ok("set", err) {
 		return
 	}
@@ -76,7 +76,7 @@ func cmdSet(c *Client, args [][]byte) {
 }
 
 func cmdSetNX(c *Client, args [][]byte) {
-	res, err := c.srv.store.Set(c.db, args[1], args[2], engine.SetArgs{Cond: engine.CondNX})
+	res, err := c.store.Set(c.db, args[1], args[2], engine.SetArgs{Cond: engine.CondNX})
 	if c.ok("setnx", err) {
 		c.w.Bool01(res.Written)
 	}
@@ -91,21 +91,21 @@ func setWithTTL(c *Client, cmd string, args [][]byte, u expireUnit) {
 		c.w.Error(msg)
 		return
 	}
-	_, err := c.srv.store.Set(c.db, args[1], args[3], engine.SetArgs{Expiry: exp})
+	_, err := c.store.Set(c.db, args[1], args[3], engine.SetArgs{Expiry: exp})
 	if c.ok(cmd, err) {
 		c.w.OK()
 	}
 }
 
 func cmdGetSet(c *Client, args [][]byte) {
-	res, err := c.srv.store.Set(c.db, args[1], args[2], engine.SetArgs{Get: true})
+	res, err := c.store.Set(c.db, args[1], args[2], engine.SetArgs{Get: true})
 	if c.ok("getset", err) {
 		c.bulkOrNull(res.Old, res.HadOld)
 	}
 }
 
 func cmdGetDel(c *Client, args [][]byte) {
-	v, found, err := c.srv.store.GetDel(c.db, args[1])
+	v, found, err := c.store.GetDel(c.db, args[1])
 	if !c.ok("getdel", err) {
 		return
 	}
@@ -123,7 +123,7 @@ func cmdGetEx(c *Client, args [][]byte) {
 		// Redis looks the key up and checks its type before it validates
 		// the expire argument: a missing key answers null even for EX 0.
 		if _, msg := parseExpireArg("getex", o.expireArg, o.unit); msg != "" {
-			v, found, err := c.srv.store.Get(c.db, args[1])
+			v, found, err := c.store.Get(c.db, args[1])
 			switch {
 			case err != nil:
 				c.replyErr("getex", err)
@@ -139,7 +139,7 @@ func cmdGetEx(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	v, found, err := c.srv.store.GetEx(c.db, args[1], exp)
+	v, found, err := c.store.GetEx(c.db, args[1], exp)
 	if !c.ok("getex", err) {
 		return
 	}
@@ -148,7 +148,7 @@ func cmdGetEx(c *Client, args [][]byte) {
 }
 
 func cmdMGet(c *Client, args [][]byte) {
-	vals, err := c.srv.store.MGet(c.db, args[1:])
+	vals, err := c.store.MGet(c.db, args[1:])
 	if !c.ok("mget", err) {
 		return
 	}
@@ -164,7 +164,7 @@ func cmdMSet(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrWrongArity("mset"))
 		return
 	}
-	if _, err := c.srv.store.MSet(c.db, args[1:], false); c.ok("mset", err) {
+	if _, err := c.store.MSet(c.db, args[1:], false); c.ok("mset", err) {
 		c.w.OK()
 	}
 }
@@ -174,7 +174,7 @@ func cmdMSetNX(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrWrongArity("msetnx"))
 		return
 	}
-	done, err := c.srv.store.MSet(c.db, args[1:], true)
+	done, err := c.store.MSet(c.db, args[1:], true)
 	if c.ok("msetnx", err) {
 		c.w.Bool01(done)
 	}
@@ -206,28 +206,28 @@ func cmdDecrBy(c *Client, args [][]byte) {
 }
 
 func incrBy(c *Client, cmd string, key []byte, delta int64) {
-	n, err := c.srv.store.IncrBy(c.db, key, delta)
+	n, err := c.store.IncrBy(c.db, key, delta)
 	if c.ok(cmd, err) {
 		c.w.Int(n)
 	}
 }
 
 func cmdIncrByFloat(c *Client, args [][]byte) {
-	v, err := c.srv.store.IncrByFloat(c.db, args[1], args[2])
+	v, err := c.store.IncrByFloat(c.db, args[1], args[2])
 	if c.ok("incrbyfloat", err) {
 		c.w.Bulk(v)
 	}
 }
 
 func cmdAppend(c *Client, args [][]byte) {
-	n, err := c.srv.store.Append(c.db, args[1], args[2])
+	n, err := c.store.Append(c.db, args[1], args[2])
 	if c.ok("append", err) {
 		c.w.Int(n)
 	}
 }
 
 func cmdStrlen(c *Client, args [][]byte) {
-	n, err := c.srv.store.Strlen(c.db, args[1])
+	n, err := c.store.Strlen(c.db, args[1])
 	if c.ok("strlen", err) {
 		c.w.Int(n)
 	}
@@ -240,7 +240,7 @@ func cmdGetRange(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrNotInteger)
 		return
 	}
-	v, err := c.srv.store.GetRange(c.db, args[1], start, end)
+	v, err := c.store.GetRange(c.db, args[1], start, end)
 	if c.ok("getrange", err) {
 		c.w.Bulk(v)
 	}
@@ -256,14 +256,14 @@ func cmdSetRange(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrOffsetOutOfRange)
 		return
 	}
-	n, err := c.srv.store.SetRange(c.db, args[1], off, args[3])
+	n, err := c.store.SetRange(c.db, args[1], off, args[3])
 	if c.ok("setrange", err) {
 		c.w.Int(n)
 	}
 }
 
 func cmdDigest(c *Client, args [][]byte) {
-	d, found, err := c.srv.store.DigestOf(c.db, args[1])
+	d, found, err := c.store.DigestOf(c.db, args[1])
 	if c.ok("digest", err) {
 		c.bulkOrNull([]byte(d), found)
 	}

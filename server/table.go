@@ -21,6 +21,7 @@ const (
 	FlagNoScript                   // not allowed in scripts
 	FlagPubSub                     // pub/sub related
 	FlagBlocking                   // may block the client
+	FlagNoMulti                    // refused inside MULTI
 )
 
 var flagNames = []struct {
@@ -30,7 +31,7 @@ var flagNames = []struct {
 	{FlagWrite, "write"}, {FlagReadOnly, "readonly"}, {FlagAdmin, "admin"},
 	{FlagNoAuth, "no_auth"}, {FlagFast, "fast"}, {FlagLoading, "loading"},
 	{FlagStale, "stale"}, {FlagNoScript, "noscript"}, {FlagPubSub, "pubsub"},
-	{FlagBlocking, "blocking"},
+	{FlagBlocking, "blocking"}, {FlagNoMulti, "no_multi"},
 }
 
 // Names lists the flags as COMMAND INFO spells them.
