@@ -24,8 +24,8 @@ const (
 	prefixScore  = 'z'
 	prefixOwner  = 'o'
 	prefixMeta   = 'x'
-	nsLen      = 4
-	keyHdrLen  = 1 + nsLen
+	nsLen        = 4
+	keyHdrLen    = 1 + nsLen
 )
 
 var (

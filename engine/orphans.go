@@ -134,7 +134,6 @@ func (s *Store) SweepOrphansNow() (int, error) {
 	}
 }
 
-
 func (s *Store) liveNamespaces() map[uint32]bool {
 	s.mapMu.RLock()
 	defer s.mapMu.RUnlock()

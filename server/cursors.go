@@ -60,8 +60,24 @@ func (t *cursorTable) load(id uint64) []byte {
 	return nil
 }
 
-// parseCursor parses a SCAN cursor as Redis does: an unsigned decimal.
+// parseCursor parses a SCAN cursor as Redis does, with strtoul: an
+// optional sign (a negative cursor wraps around, so "-1" is valid), then
+// decimal digits, no spaces.
 func parseCursor(b []byte) (uint64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || b[0] < '0' || b[0] > '9' {
+		return 0, false
+	}
 	n, err := strconv.ParseUint(string(b), 10, 64)
-	return n, err == nil
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }

@@ -92,6 +92,9 @@ func ParseLongDouble(b []byte) (LongDouble, bool) {
 	if !strtoldSyntax(s) {
 		return LongDouble{}, false
 	}
+	if bare := strings.TrimLeft(s, "+-"); strings.EqualFold(bare, "inf") || strings.EqualFold(bare, "infinity") {
+		return LongDouble{new(big.Float).SetInf(s[0] == '-')}, true
+	}
 	f, _, err := big.ParseFloat(s, 0, longDoublePrec, big.ToNearestEven)
 	if err != nil {
 		return LongDouble{}, false

@@ -70,3 +70,16 @@ func TestLongDoubleMatchesRedis(t *testing.T) {
 		}
 	}
 }
+
+func TestLongDoubleInfinitySpellings(t *testing.T) {
+	for _, s := range []string{"inf", "-inf", "+Infinity", "infinity", "INF"} {
+		v, ok := ParseLongDouble([]byte(s))
+		if !ok {
+			t.Fatalf("%q refused; strtold accepts it", s)
+		}
+		one, _ := ParseLongDouble([]byte("1"))
+		if _, ok := v.Add(one); ok {
+			t.Errorf("%q + 1 must be refused as infinite", s)
+		}
+	}
+}
