@@ -77,10 +77,10 @@ func DefaultOptions(dir string) Options {
 		Fsync:          FsyncEverySec,
 		Now:            time.Now,
 		Logger:         slog.Default(),
-		MemTableSize:   32 << 20,
+		MemTableSize:   16 << 20,
 		NumMemtables:   3,
-		BlockCacheSize: 64 << 20,
-		IndexCacheSize: 32 << 20,
+		BlockCacheSize: 32 << 20,
+		IndexCacheSize: 16 << 20,
 		ValueThreshold: 64 << 10,
 		GCInterval:     time.Minute,
 	}

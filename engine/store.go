@@ -117,6 +117,9 @@ func Open(opts Options) (*Store, error) {
 		WithBlockCacheSize(opts.BlockCacheSize).
 		WithIndexCacheSize(opts.IndexCacheSize).
 		WithValueThreshold(opts.ValueThreshold).
+		// Each compactor builds tables in memory; on a 2-core server the
+		// default 4 add RSS and no throughput (docs/performance.md).
+		WithNumCompactors(2).
 		WithNumVersionsToKeep(1)
 	db, err := badger.Open(bopts)
 	if err != nil {
