@@ -311,6 +311,13 @@ func sortedSubcommands(cmd *Command) []*Command {
 	return out
 }
 
+// groupCategories maps a command's docs group to its ACL category.
+var groupCategories = map[string]string{
+	"string": "@string", "generic": "@keyspace", "connection": "@connection",
+	"hash": "@hash", "list": "@list", "set": "@set", "sorted-set": "@sortedset",
+	"transactions": "@transaction", "scripting": "@scripting",
+}
+
 // aclCategories derives a command's ACL categories from its flags and group.
 func aclCategories(cmd *Command) []string {
 	var cats []string
@@ -320,13 +327,8 @@ func aclCategories(cmd *Command) []string {
 	if cmd.Flags&FlagReadOnly != 0 {
 		cats = append(cats, "@read")
 	}
-	switch cmd.Group {
-	case "string":
-		cats = append(cats, "@string")
-	case "generic":
-		cats = append(cats, "@keyspace")
-	case "connection":
-		cats = append(cats, "@connection")
+	if cat, ok := groupCategories[cmd.Group]; ok {
+		cats = append(cats, cat)
 	}
 	if cmd.Flags&FlagAdmin != 0 {
 		cats = append(cats, "@admin", "@dangerous")

@@ -200,13 +200,14 @@ func (c *Client) parseTimeoutOrReply(arg []byte) (time.Duration, bool) {
 		return 0, false
 	}
 	ms := math.Ceil(f * 1000)
-	if ms > math.MaxInt64/float64(time.Millisecond) {
-		c.w.Error("ERR timeout is out of range")
-		return 0, false
-	}
-	if ms < 0 {
+	// Redis 7.0 converts to a long long without a range check: a value
+	// past its range (inf, 1e100) wraps negative and is refused as such.
+	if ms < 0 || ms >= math.MaxInt64 {
 		c.w.Error("ERR timeout is negative")
 		return 0, false
+	}
+	if ms >= math.MaxInt64/float64(time.Millisecond) {
+		return 0, true // longer than time.Duration holds: wait forever
 	}
 	return time.Duration(ms) * time.Millisecond, true
 }

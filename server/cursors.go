@@ -62,8 +62,11 @@ func (t *cursorTable) load(id uint64) []byte {
 
 // parseCursor parses a SCAN cursor as Redis does, with strtoul: an
 // optional sign (a negative cursor wraps around, so "-1" is valid), then
-// decimal digits, no spaces.
+// decimal digits, no spaces; "" reads as 0.
 func parseCursor(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, true
+	}
 	neg := false
 	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
 		neg = b[0] == '-'

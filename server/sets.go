@@ -229,7 +229,7 @@ func cmdSInterCard(c *Client, args [][]byte) {
 // Redis, a missing key answers an empty scan before the options are looked
 // at, and a key of another type WRONGTYPE.
 func cmdSScan(c *Client, args [][]byte) {
-	cursor, ok := parseSScanCursor(args[2])
+	cursor, ok := parseCursor(args[2])
 	if !ok {
 		c.w.Error(protocol.ErrInvalidCursor)
 		return
@@ -258,26 +258,6 @@ func cmdSScan(c *Client, args [][]byte) {
 	c.sscanReply(nextID, members)
 }
 
-// parseSScanCursor parses a cursor as Redis's parseScanCursorOrReply does,
-// with strtoul: unlike parseCursor it takes a sign ("-1" wraps around to
-// the largest cursor) and reads "" as 0.
-func parseSScanCursor(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, true
-	}
-	neg := b[0] == '-'
-	if b[0] == '+' || b[0] == '-' {
-		b = b[1:]
-	}
-	if len(b) == 0 || b[0] < '0' || b[0] > '9' {
-		return 0, false
-	}
-	n, ok := parseCursor(b)
-	if neg {
-		n = -n
-	}
-	return n, ok
-}
 
 func (c *Client) sscanReply(cursor uint64, members [][]byte) {
 	c.w.Array(2)
