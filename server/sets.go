@@ -258,7 +258,6 @@ func cmdSScan(c *Client, args [][]byte) {
 	c.sscanReply(nextID, members)
 }
 
-
 func (c *Client) sscanReply(cursor uint64, members [][]byte) {
 	c.w.Array(2)
 	c.w.BulkString(strconv.FormatUint(cursor, 10))
