@@ -16,4 +16,11 @@ var (
 	ErrTxnTooBig     = errors.New("engine: operation touches too many keys for one transaction")
 	ErrSameObject    = errors.New("engine: source and destination are the same")
 	ErrInvalidDigest = errors.New("engine: invalid digest")
+
+	// Hash values that are not numbers: Redis words these differently from
+	// the string commands' ErrNotInteger and ErrNotFloat.
+	ErrHashNotInteger  = errors.New("engine: hash value is not an integer")
+	ErrHashNotFloat    = errors.New("engine: hash value is not a float")
+	ErrIndexOutOfRange = errors.New("engine: index out of range")
+	ErrSortScore       = errors.New("engine: one or more scores can't be converted into double")
 )

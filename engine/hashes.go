@@ -22,13 +22,6 @@ import (
 // of the hash. HGETALL, HKEYS, HVALS, HRANDFIELD and HSCAN read the members
 // in field byte order.
 
-// Errors of hash commands whose values are not numbers. Redis words them
-// differently from the string commands' ErrNotInteger and ErrNotFloat.
-var (
-	ErrHashNotInteger = errors.New("engine: hash value is not an integer")
-	ErrHashNotFloat   = errors.New("engine: hash value is not a float")
-)
-
 // FieldValue is one field of a hash and its value.
 type FieldValue struct {
 	Field, Value []byte

@@ -16,13 +16,6 @@ import (
 // Inserting or removing in the middle shifts the elements of the shorter
 // side, O(n) like Redis.
 
-// ErrIndexOutOfRange is LSET's error for an index outside the list.
-//
-// TODO(errors.go): belongs with the other sentinel errors, mapped to
-// "ERR index out of range" in server/replies.go; server/lists.go maps it
-// until then.
-var ErrIndexOutOfRange = errors.New("engine: index out of range")
-
 // ListEnd names the end of a list an operation works on.
 type ListEnd uint8
 

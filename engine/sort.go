@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -15,10 +14,6 @@ import (
 // (list elements in sequence order, set members, sorted-set members with the
 // score index for BY nosort), weights and GET values are looked up through
 // patterns in the same snapshot.
-
-// ErrSortScore is SORT's error when a weight (the element itself, or the
-// value a BY pattern names) is not a number and ALPHA was not given.
-var ErrSortScore = errors.New("engine: one or more scores can't be converted into double")
 
 // SortArgs are SORT's options, parsed.
 type SortArgs struct {

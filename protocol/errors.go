@@ -36,6 +36,25 @@ const (
 	ErrInvalidDigest = "ERR digest must be exactly 16 hexadecimal characters"
 )
 
+// Argument and data errors of the collection commands.
+const (
+	ErrMustBePositive  = "ERR value is out of range, must be positive"
+	ErrCountRange      = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+	ErrOutOfRange      = "ERR value is out of range"
+	ErrNaNOrInfinity   = "ERR value is NaN or Infinity"
+	ErrNumKeys         = "ERR numkeys should be greater than 0"
+	ErrNumKeysArgs     = "ERR Number of keys can't be greater than number of args"
+	ErrLimitNegative   = "ERR LIMIT can't be negative"
+	ErrMPopCount       = "ERR count should be greater than 0"
+	ErrRankZero        = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
+	ErrCountNegative   = "ERR COUNT can't be negative"
+	ErrMaxLenNegative  = "ERR MAXLEN can't be negative"
+	ErrIndexOutOfRange = "ERR index out of range"
+	ErrHashNotInteger  = "ERR hash value is not an integer"
+	ErrHashNotFloat    = "ERR hash value is not a float"
+	ErrSortScore       = "ERR One or more scores can't be converted into double"
+)
+
 // Protocol errors, sent before the connection is closed (Redis's wording).
 const (
 	ErrProtoInvalidMultibulk = "ERR Protocol error: invalid multibulk length"

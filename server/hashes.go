@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -13,17 +12,6 @@ import (
 
 // Hash commands. Storage semantics live in engine/hashes.go; these handlers
 // parse arguments and write replies.
-
-// Redis's texts for errors only hash commands give.
-const (
-	errHashNotInteger = "ERR hash value is not an integer"
-	errHashNotFloat   = "ERR hash value is not a float"
-	errNaNOrInfinity  = "ERR value is NaN or Infinity"
-	errOutOfRange     = "ERR value is out of range"
-	// errCountRange is getRangeLongFromObjectOrReply's text for a count
-	// outside -LONG_MAX..LONG_MAX, i.e. LONG_MIN.
-	errCountRange = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-)
 
 func (s *Server) hashCommands() []*Command {
 	hash := func(name string, arity int, flags Flags, h Handler, since, summary string) *Command {
@@ -48,20 +36,6 @@ func (s *Server) hashCommands() []*Command {
 		hash("hrandfield", -2, r, cmdHRandField, "6.2.0", "Returns one or more random fields from a hash."),
 		hash("hscan", -3, r, cmdHScan, "2.8.0", "Iterates over fields and values of a hash."),
 	}
-}
-
-// hashOK is c.ok for hash commands: their non-number errors are Redis's
-// "hash value is not ..." texts, not the string commands'.
-func (c *Client) hashOK(cmd string, err error) bool {
-	switch {
-	case errors.Is(err, engine.ErrHashNotInteger):
-		c.w.Error(errHashNotInteger)
-		return false
-	case errors.Is(err, engine.ErrHashNotFloat):
-		c.w.Error(errHashNotFloat)
-		return false
-	}
-	return c.ok(cmd, err)
 }
 
 // hset is HSET and HMSET, which differ only in their reply. The arity error
@@ -181,7 +155,7 @@ func cmdHIncrBy(c *Client, args [][]byte) {
 		return
 	}
 	n, err := c.store.HIncrBy(c.db, args[1], args[2], by)
-	if c.hashOK("hincrby", err) {
+	if c.ok("hincrby", err) {
 		c.w.Int(n)
 	}
 }
@@ -190,7 +164,7 @@ func cmdHIncrByFloat(c *Client, args [][]byte) {
 	// An infinite increment is refused before parsing: strtold accepts
 	// every spelling of infinity, ParseLongDouble not "infinity".
 	if isInfinity(args[3]) {
-		c.w.Error(errNaNOrInfinity)
+		c.w.Error(protocol.ErrNaNOrInfinity)
 		return
 	}
 	by, ok := redisnum.ParseLongDouble(args[3])
@@ -199,7 +173,7 @@ func cmdHIncrByFloat(c *Client, args [][]byte) {
 		return
 	}
 	v, err := c.store.HIncrByFloat(c.db, args[1], args[2], by)
-	if c.hashOK("hincrbyfloat", err) {
+	if c.ok("hincrbyfloat", err) {
 		c.w.Bulk(v)
 	}
 }
@@ -234,7 +208,7 @@ func cmdHRandField(c *Client, args [][]byte) {
 		return
 	}
 	if count == math.MinInt64 {
-		c.w.Error(errCountRange)
+		c.w.Error(protocol.ErrCountRange)
 		return
 	}
 	if len(args) > 4 || (len(args) == 4 && !protocol.EqualFold(args[3], "WITHVALUES")) {
@@ -243,7 +217,7 @@ func cmdHRandField(c *Client, args [][]byte) {
 	}
 	withValues := len(args) == 4
 	if withValues && (count < math.MinInt64/2 || count > math.MaxInt64/2) {
-		c.w.Error(errOutOfRange)
+		c.w.Error(protocol.ErrOutOfRange)
 		return
 	}
 	picks, _, err := c.store.HRandField(c.db, args[1], count)

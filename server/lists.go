@@ -1,8 +1,6 @@
 package server
 
 import (
-	"errors"
-
 	"github.com/kvd/kvd/engine"
 	"github.com/kvd/kvd/internal/redisnum"
 	"github.com/kvd/kvd/protocol"
@@ -10,17 +8,6 @@ import (
 
 // List commands. Storage semantics live in engine/lists.go and
 // engine/lists_range.go; the blocking commands are in lists_blocking.go.
-
-// Redis's list error texts. TODO(protocol/errors.go): move there.
-const (
-	errIndexOutOfRange = "ERR index out of range"
-	errMustBePositive  = "ERR value is out of range, must be positive"
-	errNumkeys         = "ERR numkeys should be greater than 0"
-	errMPopCount       = "ERR count should be greater than 0"
-	errRankZero        = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
-	errCountNegative   = "ERR COUNT can't be negative"
-	errMaxLenNegative  = "ERR MAXLEN can't be negative"
-)
 
 func (s *Server) listCommands() []*Command {
 	list := func(name string, arity int, flags Flags, first, last, step int, h Handler, since, summary string) *Command {
@@ -90,7 +77,7 @@ func popCmd(name string, end engine.ListEnd) Handler {
 		if withCount {
 			var ok bool
 			if count, ok = redisnum.ParseInt(args[2]); !ok || count < 0 {
-				c.w.Error(errMustBePositive)
+				c.w.Error(protocol.ErrMustBePositive)
 				return
 			}
 		}
@@ -168,11 +155,7 @@ func cmdLSet(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	err := c.store.LSet(c.db, args[1], i, args[3])
-	switch {
-	case errors.Is(err, engine.ErrIndexOutOfRange):
-		c.w.Error(errIndexOutOfRange)
-	case c.ok("lset", err):
+	if err := c.store.LSet(c.db, args[1], i, args[3]); c.ok("lset", err) {
 		c.w.OK()
 	}
 }
@@ -230,21 +213,21 @@ func parseLPos(opts [][]byte) (a engine.LPosArgs, msg string) {
 				return a, protocol.ErrNotInteger
 			}
 			if rank == 0 {
-				return a, errRankZero
+				return a, protocol.ErrRankZero
 			}
 			a.Rank = rank
 		case protocol.EqualFold(opts[i], "COUNT") && more:
 			i++
 			n, ok := redisnum.ParseInt(opts[i])
 			if !ok || n < 0 {
-				return a, errCountNegative
+				return a, protocol.ErrCountNegative
 			}
 			a.Count = n
 		case protocol.EqualFold(opts[i], "MAXLEN") && more:
 			i++
 			n, ok := redisnum.ParseInt(opts[i])
 			if !ok || n < 0 {
-				return a, errMaxLenNegative
+				return a, protocol.ErrMaxLenNegative
 			}
 			a.MaxLen = n
 		default:
@@ -312,7 +295,7 @@ type mpopArgs struct {
 func parseMPop(args [][]byte) (a mpopArgs, msg string) {
 	numkeys, ok := redisnum.ParseInt(args[0])
 	if !ok || numkeys < 1 {
-		return a, errNumkeys
+		return a, protocol.ErrNumKeys
 	}
 	if numkeys >= int64(len(args)-1) {
 		return a, protocol.ErrSyntax // no room for LEFT|RIGHT
@@ -327,7 +310,7 @@ func parseMPop(args [][]byte) (a mpopArgs, msg string) {
 		if a.count == -1 && protocol.EqualFold(rest[i], "COUNT") && i+1 < len(rest) {
 			i++
 			if a.count, ok = redisnum.ParseInt(rest[i]); !ok || a.count < 1 {
-				return a, errMPopCount
+				return a, protocol.ErrMPopCount
 			}
 			continue
 		}

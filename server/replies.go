@@ -22,6 +22,10 @@ var engineErrors = []struct {
 	{engine.ErrTooLarge, protocol.ErrStringTooLong},
 	{engine.ErrSameObject, protocol.ErrSameObject},
 	{engine.ErrInvalidDigest, protocol.ErrInvalidDigest},
+	{engine.ErrHashNotInteger, protocol.ErrHashNotInteger},
+	{engine.ErrHashNotFloat, protocol.ErrHashNotFloat},
+	{engine.ErrIndexOutOfRange, protocol.ErrIndexOutOfRange},
+	{engine.ErrSortScore, protocol.ErrSortScore},
 }
 
 // replyErr writes the reply for an error from the engine. Anything that is

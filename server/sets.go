@@ -14,15 +14,6 @@ import (
 // except SRANDMEMBER's (an array: with a negative count it may repeat) and
 // SMISMEMBER's.
 
-// Redis's texts for set command argument errors.
-const (
-	errSetPopCount    = "ERR value is out of range, must be positive"
-	errSetRandCount   = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-	errSetNumKeys     = "ERR numkeys should be greater than 0"
-	errSetNumKeysArgs = "ERR Number of keys can't be greater than number of args"
-	errSetLimit       = "ERR LIMIT can't be negative"
-)
-
 func (s *Server) setCommands() []*Command {
 	set := func(name string, arity int, flags Flags, first, last, step int, h Handler, since, summary string) *Command {
 		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: first, LastKey: last, Step: step, Group: "set", Since: since, Summary: summary, Handler: h}
@@ -120,7 +111,7 @@ func cmdSPop(c *Client, args [][]byte) {
 	}
 	n, ok := redisnum.ParseInt(args[2])
 	if !ok || n < 0 {
-		c.w.Error(errSetPopCount)
+		c.w.Error(protocol.ErrMustBePositive)
 		return
 	}
 	members, err := c.store.SPop(c.db, args[1], n)
@@ -150,7 +141,7 @@ func cmdSRandMember(c *Client, args [][]byte) {
 		return
 	}
 	if n == math.MinInt64 {
-		c.w.Error(errSetRandCount)
+		c.w.Error(protocol.ErrCountRange)
 		return
 	}
 	members, err := c.store.SRandMember(c.db, args[1], n)
@@ -198,11 +189,11 @@ func setAlgebraStoreCmd(name string, op engine.SetOp) Handler {
 func cmdSInterCard(c *Client, args [][]byte) {
 	numKeys, ok := redisnum.ParseInt(args[1])
 	if !ok || numKeys < 1 {
-		c.w.Error(errSetNumKeys)
+		c.w.Error(protocol.ErrNumKeys)
 		return
 	}
 	if numKeys > int64(len(args)-2) {
-		c.w.Error(errSetNumKeysArgs)
+		c.w.Error(protocol.ErrNumKeysArgs)
 		return
 	}
 	keys := args[2 : 2+numKeys]
@@ -214,7 +205,7 @@ func cmdSInterCard(c *Client, args [][]byte) {
 		}
 		i++
 		if limit, ok = redisnum.ParseInt(args[i]); !ok || limit < 0 {
-			c.w.Error(errSetLimit)
+			c.w.Error(protocol.ErrLimitNegative)
 			return
 		}
 	}

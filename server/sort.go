@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"errors"
 
 	"github.com/kvd/kvd/engine"
 	"github.com/kvd/kvd/internal/redisnum"
@@ -12,8 +11,6 @@ import (
 // SORT and SORT_RO. They belong to no single family; setCommands appends
 // them to the set family's table entries (server/sets.go). Semantics live in
 // engine/sort.go.
-
-const errSortScore = "ERR One or more scores can't be converted into double"
 
 func (s *Server) sortCommands() []*Command {
 	return []*Command{
@@ -41,7 +38,7 @@ func sortCmd(readOnly bool) Handler {
 		}
 		if !store {
 			out, err := c.store.Sort(c.db, args[1], a)
-			if !sortOK(c, name, err) {
+			if !c.ok(name, err) {
 				return
 			}
 			c.w.Array(len(out))
@@ -51,7 +48,7 @@ func sortCmd(readOnly bool) Handler {
 			return
 		}
 		n, err := c.store.SortStore(c.db, args[1], dst, a)
-		if !sortOK(c, name, err) {
+		if !c.ok(name, err) {
 			return
 		}
 		c.w.Int(n)
@@ -59,14 +56,6 @@ func sortCmd(readOnly bool) Handler {
 		// destination is a list a BLPOP may be waiting for.
 		c.srv.blocking.signal(c.db, dst)
 	}
-}
-
-func sortOK(c *Client, name string, err error) bool {
-	if errors.Is(err, engine.ErrSortScore) {
-		c.w.Error(errSortScore)
-		return false
-	}
-	return c.ok(name, err)
 }
 
 // parseSortArgs parses SORT's options left to right as Redis does, the
