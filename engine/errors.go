@@ -22,5 +22,7 @@ var (
 	ErrHashNotInteger  = errors.New("engine: hash value is not an integer")
 	ErrHashNotFloat    = errors.New("engine: hash value is not a float")
 	ErrIndexOutOfRange = errors.New("engine: index out of range")
-	ErrSortScore       = errors.New("engine: one or more scores can't be converted into double")
+	// ErrNaNScore: ZADD INCR or ZINCRBY would make a score NaN (inf + -inf).
+	ErrNaNScore  = errors.New("engine: resulting score is not a number (NaN)")
+	ErrSortScore = errors.New("engine: one or more scores can't be converted into double")
 )

@@ -52,7 +52,13 @@ const (
 	ErrIndexOutOfRange = "ERR index out of range"
 	ErrHashNotInteger  = "ERR hash value is not an integer"
 	ErrHashNotFloat    = "ERR hash value is not a float"
+	ErrNaNScore        = "ERR resulting score is not a number (NaN)"
 	ErrSortScore       = "ERR One or more scores can't be converted into double"
+	ErrZXXNX           = "ERR XX and NX options at the same time are not compatible"
+	ErrZGTLTNX         = "ERR GT, LT, and/or NX options at the same time are not compatible"
+	ErrZIncrPair       = "ERR INCR option supports a single increment-element pair"
+	ErrMinMaxFloat     = "ERR min or max is not a float"
+	ErrMinMaxString    = "ERR min or max not valid string range item"
 )
 
 // Protocol errors, sent before the connection is closed (Redis's wording).

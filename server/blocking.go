@@ -191,15 +191,15 @@ func watchPeer(conn net.Conn) (gone <-chan struct{}, finish func()) {
 }
 
 // parseTimeoutOrReply parses a blocking command's timeout in seconds, as
-// Redis's getTimeoutFromObjectOrReply: a float ("0.5"), rounded up to whole
-// milliseconds; 0 waits forever.
+// Redis's getTimeoutFromObjectOrReply: a long double ("0.5", "0x10",
+// "1e400"), rounded up to whole milliseconds; 0 waits forever.
 func (c *Client) parseTimeoutOrReply(arg []byte) (time.Duration, bool) {
-	f, ok := redisnum.ParseFloat(arg)
+	ld, ok := redisnum.ParseLongDouble(arg)
 	if !ok {
 		c.w.Error(protocol.ErrTimeoutNotFloat)
 		return 0, false
 	}
-	ms := math.Ceil(f * 1000)
+	ms := math.Ceil(ld.Float64() * 1000)
 	// Redis 7.0 converts to a long long without a range check: a value
 	// past its range (inf, 1e100) wraps negative and is refused as such.
 	if ms < 0 || ms >= math.MaxInt64 {

@@ -26,6 +26,7 @@ var engineErrors = []struct {
 	{engine.ErrHashNotFloat, protocol.ErrHashNotFloat},
 	{engine.ErrIndexOutOfRange, protocol.ErrIndexOutOfRange},
 	{engine.ErrSortScore, protocol.ErrSortScore},
+	{engine.ErrNaNScore, protocol.ErrNaNScore},
 }
 
 // replyErr writes the reply for an error from the engine. Anything that is

@@ -3,6 +3,7 @@
 package redisnum
 
 import (
+	"errors"
 	"math"
 	"math/big"
 	"strconv"
@@ -54,15 +55,55 @@ func ParseInt(b []byte) (int64, bool) {
 	return int64(v), true
 }
 
-// ParseFloat parses a double as Redis's getDoubleFromObject (strtod): leading
-// spaces, trailing bytes, NaN and out-of-range values are rejected; "inf" is
-// accepted.
+// Strtod parses s as C's strtod when it must consume all of s: Go's
+// ParseFloat, plus C's hex floats without a binary exponent ("0x10"), minus
+// Go's digit separators. erange reports what strtod flags with ERANGE: an
+// overflow (f is ±Inf) or an underflow to zero.
+func Strtod(s string) (f float64, ok, erange bool) {
+	if s == "" || strings.IndexByte(s, '_') >= 0 {
+		return 0, false, false
+	}
+	body := strings.TrimLeft(s, "+-")
+	hex := len(body) > 2 && body[0] == '0' && (body[1]|0x20) == 'x'
+	if hex && !strings.ContainsAny(body, "pP") {
+		s += "p0"
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	var ne *strconv.NumError
+	if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+		return f, true, true
+	}
+	if err != nil {
+		return 0, false, false
+	}
+	if f == 0 && nonZeroMantissa(body, hex) {
+		return 0, true, true // underflow to zero (subnormals are accepted, as Redis does)
+	}
+	return f, true, false
+}
+
+// nonZeroMantissa reports whether a number's digits before its exponent are
+// not all zero (so that parsing it as 0 was an underflow).
+func nonZeroMantissa(body string, hex bool) bool {
+	exp := "eE"
+	if hex {
+		body, exp = body[2:], "pP"
+	}
+	if i := strings.IndexAny(body, exp); i >= 0 {
+		body = body[:i]
+	}
+	return strings.Trim(body, "0.") != ""
+}
+
+// ParseFloat parses a double as Redis's string2d (scores, increments,
+// weights, timeouts): the whole argument, no leading space, no overflow or
+// underflow, no NaN.
 func ParseFloat(b []byte) (float64, bool) {
-	if len(b) == 0 || isSpace(b[0]) || strings.IndexByte(string(b), '_') >= 0 {
+	if len(b) == 0 || isSpace(b[0]) {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) {
+	f, ok, erange := Strtod(string(b))
+	if !ok || erange || math.IsNaN(f) {
 		return 0, false
 	}
 	return f, true
@@ -161,6 +202,12 @@ func (a LongDouble) Add(b LongDouble) (LongDouble, bool) {
 		return LongDouble{}, false
 	}
 	return LongDouble{sum}, true
+}
+
+// Float64 is the nearest double (±Inf beyond its range).
+func (a LongDouble) Float64() float64 {
+	f, _ := a.f.Float64()
+	return f
 }
 
 // Human formats as Redis's ld2string(LD_STR_HUMAN): "%.17Lf" with trailing
