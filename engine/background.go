@@ -54,6 +54,9 @@ func (s *Store) gcLoop() {
 			return
 		case <-t.C:
 		}
+		if s.disk.check() != nil {
+			continue // sweeping and GC write too: wait for space
+		}
 		if err := s.sweepGarbage(); err != nil {
 			s.opts.Logger.Error("sweeping flushed databases", "err", err)
 		}

@@ -19,6 +19,10 @@ var (
 
 	// Hash values that are not numbers: Redis words these differently from
 	// the string commands' ErrNotInteger and ErrNotFloat.
+	// ErrDiskFull: the data directory's free space is below the reserve
+	// (Options.DiskReserve); writes are refused until space returns.
+	ErrDiskFull = errors.New("engine: not enough free disk space")
+
 	ErrHashNotInteger  = errors.New("engine: hash value is not an integer")
 	ErrHashNotFloat    = errors.New("engine: hash value is not a float")
 	ErrIndexOutOfRange = errors.New("engine: index out of range")

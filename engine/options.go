@@ -64,6 +64,10 @@ type Options struct {
 	IndexCacheSize int64
 	ValueThreshold int64
 
+	// DiskReserve is the free space below which writes are refused with
+	// ErrDiskFull (0: never). The default is four memtables' worth.
+	DiskReserve int64
+
 	// GCInterval is how often the value log is garbage collected and flushed
 	// databases are swept.
 	GCInterval time.Duration
@@ -83,5 +87,6 @@ func DefaultOptions(dir string) Options {
 		IndexCacheSize: 16 << 20,
 		ValueThreshold: 64 << 10,
 		GCInterval:     time.Minute,
+		DiskReserve:    4 * (16 << 20),
 	}
 }

@@ -27,6 +27,7 @@ type shared struct {
 	locks *keyLocks
 	sync  *groupSync
 	ids   idSource
+	disk  diskGuard
 
 	// orphanCursor is where the orphan sweeper resumes.
 	orphanMu     sync.Mutex
@@ -107,6 +108,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.GCInterval == 0 {
 		opts.GCInterval = def.GCInterval
 	}
+	if opts.DiskReserve == 0 {
+		opts.DiskReserve = 4 * opts.MemTableSize
+	}
 	bopts := badger.DefaultOptions(opts.Dir).
 		WithLogger(badgerLogger{opts.Logger}).
 		// kvd syncs itself (group commit); badger's SyncWrites costs one
@@ -126,6 +130,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open data directory %s: %w", opts.Dir, err)
 	}
 	s := &Store{shared: &shared{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{})}}
+	s.disk = diskGuard{dir: opts.Dir, reserve: uint64(max(opts.DiskReserve, 0))}
 	s.sync = newGroupSync(db.Sync)
 	s.sync.setPolicy(opts.Fsync)
 	if err := s.loadDBMap(); err != nil {

@@ -44,6 +44,9 @@ func (s *Store) write(db int, targets []lockKey, fn func(x *Txn) error) error {
 			return err
 		}
 	}
+	if err := s.disk.check(); err != nil {
+		return err
+	}
 	if !s.exclusive {
 		s.mapMu.RLock()
 		defer s.mapMu.RUnlock()

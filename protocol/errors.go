@@ -31,6 +31,8 @@ const (
 	ErrGTLTIncompat      = "ERR GT and LT options at the same time are not compatible"
 	ErrShutdownAborted   = "ERR Errors trying to SHUTDOWN. Check logs."
 	ErrInvalidExpireTime = "ERR invalid expire time in '%s' command"
+	// ErrDiskFull follows Redis's reply when its AOF cannot be written.
+	ErrDiskFull = "MISCONF Errors writing to disk: No space left on device. kvd refuses writes until free space is above its reserve."
 	// ErrInvalidDigest answers IFDEQ/IFDNE with an argument that is not what
 	// DIGEST returns; Redis 8.4's docs do not give the text.
 	ErrInvalidDigest = "ERR digest must be exactly 16 hexadecimal characters"

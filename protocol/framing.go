@@ -51,6 +51,7 @@ type Framer struct {
 	inline   []byte // the inline command being read, up to InlineMax
 	argsLeft int64  // bulks still expected in the current multibulk
 	dataLeft int64  // bulk payload bytes (plus CRLF) still expected
+	complete int    // see Complete
 }
 
 // Feed scans the next bytes of the stream and appends to dst the bytes that
@@ -62,6 +63,10 @@ type Framer struct {
 // A "*n" header is held back until its line is complete, because only then is
 // it known whether it is an empty multibulk to drop.
 func (f *Framer) Feed(dst, b []byte, unauthenticated bool) (out []byte, errMsg string) {
+	f.complete = -1
+	if f.state == stateStart {
+		f.complete = len(dst)
+	}
 	if f.state == stateFailed {
 		return dst, ErrProtoInvalidMultibulk
 	}
@@ -80,20 +85,19 @@ func (f *Framer) Feed(dst, b []byte, unauthenticated bool) (out []byte, errMsg s
 		c := b[i]
 		switch f.state {
 		case stateStart:
+			// Everything before this byte is whole commands.
+			dst = append(dst, b[start:i]...)
+			f.complete = len(dst)
 			f.lineLen = 0
 			switch c {
 			case '*':
-				dst = append(dst, b[start:i]...)
 				start = -1
 				f.line[0] = '*'
 				f.lineLen = 1
 				f.state = stateCountLine
 			case '\n':
-				// An empty inline line: dropped.
-				dst = append(dst, b[start:i]...)
-				start = i + 1
+				start = i + 1 // an empty inline line: dropped
 			default:
-				dst = append(dst, b[start:i]...)
 				start = -1
 				f.inline = append(f.inline[:0], c)
 				f.state = stateInline
@@ -189,7 +193,26 @@ func (f *Framer) Feed(dst, b []byte, unauthenticated bool) (out []byte, errMsg s
 	if start >= 0 {
 		dst = append(dst, b[start:]...)
 	}
+	if f.state == stateStart {
+		f.complete = len(dst)
+	}
 	return dst, ""
+}
+
+// Complete reports how much of the output of the last Feed (counting the dst
+// it was given) is whole commands: the parser can take that prefix and leave
+// the rest for later. -1 means the output holds no command boundary at all,
+// not even at its start. A parser that only ever sees whole commands never
+// re-parses a partial one as more of it arrives.
+func (f *Framer) Complete() int { return f.complete }
+
+// PendingBulk is how many bytes of a bulk payload are still expected (0 when
+// not inside one), so that a caller can size its buffer for them.
+func (f *Framer) PendingBulk() int64 {
+	if f.state == stateBulkData {
+		return f.dataLeft
+	}
+	return 0
 }
 
 func (f *Framer) endBulk() {

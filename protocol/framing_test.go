@@ -147,3 +147,31 @@ func FuzzFramer(f *testing.F) {
 		}
 	})
 }
+
+func TestFramerCompleteMarksCommandBoundaries(t *testing.T) {
+	f := &Framer{MaxBulk: 100}
+	in := "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r"
+	out, _ := f.Feed(nil, []byte(in), false)
+	if got := string(out[:f.Complete()]); got != "*1\r\n$4\r\nPING\r\n" {
+		t.Fatalf("complete prefix %q of %q", got, out)
+	}
+	carry := out[f.Complete():]
+	out, _ = f.Feed(append([]byte(nil), carry...), []byte("\nk\r\nPI"), false)
+	if got := string(out[:f.Complete()]); got != "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n" {
+		t.Fatalf("second prefix %q", got)
+	}
+	f2 := &Framer{MaxBulk: 100}
+	out, _ = f2.Feed(nil, []byte("*3\r\n$3\r\nSET\r\n"), false)
+	if f2.Complete() != 0 {
+		t.Fatalf("only the start is a boundary: %d", f2.Complete())
+	}
+	f2.Feed(out, []byte("$1\r\nk\r\n"), false)
+	if f2.Complete() != -1 {
+		t.Fatalf("a feed inside one command has no boundary: %d", f2.Complete())
+	}
+	f3 := &Framer{MaxBulk: 100}
+	out, _ = f3.Feed(nil, []byte("SET a b\r\n\r\n*0\r\n"), false)
+	if f3.Complete() != len(out) || string(out) != "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n" {
+		t.Fatalf("inline, empty line and empty multibulk: %q %d", out, f3.Complete())
+	}
+}

@@ -4,9 +4,14 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/kvd/kvd/protocol"
 )
+
+// queryBufferLimit is Redis's client-query-buffer-limit: a client whose
+// unfinished command grows past it is disconnected.
+const queryBufferLimit = 1 << 30
 
 // guardListener wraps accepted connections in guardConn, which checks the
 // request framing before redcon buffers it (redcon itself has no size
@@ -24,36 +29,41 @@ func (l guardListener) Accept() (net.Conn, error) {
 	return &guardConn{Conn: c, framer: protocol.Framer{MaxBulk: l.maxBulk()}}, nil
 }
 
-// guardConn passes a client's bytes to redcon through a protocol.Framer.
-// When the framer finds a protocol error, the commands before it are still
-// delivered; the next read then writes Redis's error and reports EOF, so the
-// connection closes after the replies ahead of it, as Redis closes it.
+// guardConn passes a client's bytes to redcon through a protocol.Framer,
+// and only whole commands: an unfinished one is held here until its last
+// byte arrives. redcon re-parses a partial command from its first byte on
+// every read and grows its buffer without compacting it, so feeding it
+// partial commands costs quadratic CPU and memory that grows with the bytes
+// streamed (docs/reliability.md).
+//
+// When the framer finds a protocol error, the whole commands before it are
+// still delivered; the next read then writes Redis's error and reports EOF,
+// so the connection closes after the replies ahead of it, as Redis closes it.
 type guardConn struct {
 	net.Conn
 	framer protocol.Framer
 	rbuf   []byte
-	out    []byte
-	ready  []byte
+	ready  []byte // whole commands not yet handed to redcon
+	carry  []byte // the framed start of an unfinished command
 	fail   string
 	// early holds bytes read while the client was blocked (watchPeer);
 	// they are framed before anything newer from the socket.
 	early []byte
 
 	mu     sync.Mutex
-	unauth func() bool // set once the client is registered
+	client *Client // set once the client is registered
 }
 
-func (g *guardConn) setUnauth(f func() bool) {
+func (g *guardConn) setClient(c *Client) {
 	g.mu.Lock()
-	g.unauth = f
+	g.client = c
 	g.mu.Unlock()
 }
 
-func (g *guardConn) unauthenticated() bool {
+func (g *guardConn) owner() *Client {
 	g.mu.Lock()
-	f := g.unauth
-	g.mu.Unlock()
-	return f != nil && f()
+	defer g.mu.Unlock()
+	return g.client
 }
 
 // pushBack keeps bytes read outside Read, to be delivered first. It is
@@ -70,25 +80,74 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if g.fail != "" {
-			g.Conn.Write([]byte("-" + g.fail + "\r\n"))
+			if g.fail != errQueryBufferLimit {
+				g.Conn.Write([]byte("-" + g.fail + "\r\n"))
+			}
 			return 0, io.EOF
 		}
-		if len(g.early) > 0 {
-			g.out, g.fail = g.framer.Feed(g.out[:0], g.early, g.unauthenticated())
-			g.early = nil
-			g.ready = g.out
-			continue
+		in := g.early
+		g.early = nil
+		if len(in) == 0 {
+			if g.rbuf == nil {
+				g.rbuf = make([]byte, 16*1024)
+			}
+			n, err := g.Conn.Read(g.rbuf)
+			if n == 0 && err != nil {
+				return 0, err
+			}
+			in = g.rbuf[:n]
 		}
-		if g.rbuf == nil {
-			g.rbuf = make([]byte, 16*1024)
-		}
-		n, err := g.Conn.Read(g.rbuf)
-		if n > 0 {
-			g.out, g.fail = g.framer.Feed(g.out[:0], g.rbuf[:n], g.unauthenticated())
-			g.ready = g.out
-		}
-		if err != nil && len(g.ready) == 0 && g.fail == "" {
-			return 0, err
-		}
+		g.frame(in)
 	}
+}
+
+// errQueryBufferLimit marks a client closed for its query buffer: Redis
+// closes it without a reply.
+const errQueryBufferLimit = "query buffer limit"
+
+// frame runs newly read bytes through the framer and splits the result into
+// whole commands (ready) and the unfinished rest (carry).
+func (g *guardConn) frame(in []byte) {
+	c := g.owner()
+	unauth := false
+	if c != nil {
+		// Any bytes count as activity for the idle timeout, as in Redis,
+		// not only finished commands.
+		c.lastActive.Store(time.Now().UnixNano())
+		unauth = c.needsAuth()
+	}
+	g.growCarry(len(in))
+	out, msg := g.framer.Feed(g.carry, in, unauth)
+	g.fail = msg
+	done := g.framer.Complete()
+	switch {
+	case done < 0:
+		g.carry = out
+	case done == len(out):
+		g.ready, g.carry = out, nil
+	default:
+		// Copy the rest, so the next Feed cannot write over ready.
+		g.ready, g.carry = out[:done], append([]byte(nil), out[done:]...)
+	}
+	if msg != "" {
+		g.carry = nil
+	}
+	if len(g.carry) > queryBufferLimit && g.fail == "" {
+		g.fail, g.carry = errQueryBufferLimit, nil
+	}
+}
+
+// growCarry makes room for the next n bytes of a large bulk being received:
+// doubling, but never past what the bulk's header declared. append's own
+// growth (1.25x for large slices) copies a 32 MB bulk some thirty times.
+func (g *guardConn) growCarry(n int) {
+	pending := g.framer.PendingBulk()
+	if pending == 0 || cap(g.carry)-len(g.carry) >= n {
+		return
+	}
+	need := len(g.carry) + int(min(pending, int64(queryBufferLimit)))
+	newCap := min(need, max(2*cap(g.carry), len(g.carry)+n))
+	grown := make([]byte, len(g.carry), max(newCap, len(g.carry)+n))
+	copy(grown, g.carry)
+	g.carry = grown
 }

@@ -27,6 +27,7 @@ var engineErrors = []struct {
 	{engine.ErrIndexOutOfRange, protocol.ErrIndexOutOfRange},
 	{engine.ErrSortScore, protocol.ErrSortScore},
 	{engine.ErrNaNScore, protocol.ErrNaNScore},
+	{engine.ErrDiskFull, protocol.ErrDiskFull},
 }
 
 // replyErr writes the reply for an error from the engine. Anything that is

@@ -188,7 +188,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 	s.conns.Add(1)
 	s.mu.Unlock()
 	if gc != nil {
-		gc.setUnauth(c.needsAuth)
+		gc.setClient(c)
 	}
 	s.stats.totalConns.Add(1)
 	conn.SetContext(c)
