@@ -64,10 +64,28 @@ func decodeCollection(r record) (collection, error) {
 	}, nil
 }
 
-// idSource hands out collection ids: unique and increasing across restarts
-// without being persisted, because each is at least the wall clock in
-// nanoseconds at the time it is made.
+// idSource hands out collection ids: unique and increasing, because each is
+// above both the wall clock in nanoseconds and every id already on disk
+// (Open seeds last from the highest owner entry, so a clock set back across
+// a restart cannot repeat an id).
 type idSource struct{ last atomic.Uint64 }
+
+// seedIDs starts the id source above the highest collection id stored.
+func (s *Store) seedIDs() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte{prefixOwner}
+		opts.Reverse = true
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		it.Seek([]byte{prefixOwner, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		if it.Valid() {
+			s.ids.last.Store(binary.BigEndian.Uint64(it.Item().Key()[1:]))
+		}
+		return nil
+	})
+}
 
 func (g *idSource) next() uint64 {
 	for {
@@ -229,8 +247,8 @@ func (x *Txn) eachRaw(prefix, from []byte, reverse bool, fn func(suffix, value [
 }
 
 // copyCollection copies collection c to a new id for COPY, returning the
-// copy's header. Members are copied in bounded transactions' worth: a very
-// large collection can exceed one badger transaction (ErrTxnTooBig).
+// copy's header. The copy is written in the caller's transaction, so a very
+// large collection exceeds it (ErrTxnTooBig).
 func (x *Txn) copyCollection(c collection, dst *Txn, dstKey []byte) (collection, error) {
 	cp := c
 	cp.id = x.s.ids.next()

@@ -107,3 +107,23 @@ func TestOverwrittenExpiredAndFlushedCollectionsAreSwept(t *testing.T) {
 		t.Fatalf("owner entries left: %d", got)
 	}
 }
+
+// Ids stay above every id on disk even if the clock is set back across a
+// restart: a repeated id would let a new collection inherit a deleted one's
+// leftover members.
+func TestCollectionIDsSurviveAClockSetBack(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock()
+	s, closer := openStoreAt(t, dir, clock)
+	c := makeTestHash(t, s, 0, "h", 1)
+	future := c.id + 1<<50 // as if the ids were made far in the future
+	s.ids.last.Store(future)
+	c2 := makeTestHash(t, s, 0, "h2", 1)
+	if err := closer.close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := openStoreAt(t, dir, clock)
+	if got := s2.ids.next(); got <= c2.id {
+		t.Fatalf("after reopening, next id %d is not above the stored %d", got, c2.id)
+	}
+}

@@ -388,3 +388,34 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Writers of one hot key must share fsyncs under appendfsync always: the
+// stripe lock is released before the fsync wait. Held through it, every
+// INCR would wait for its own fsync and the syncs would equal the writes.
+func TestHotKeyWritersShareFsyncs(t *testing.T) {
+	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
+	var syncs atomic.Int64
+	s.sync.syncFn = func() error {
+		syncs.Add(1)
+		time.Sleep(2 * time.Millisecond)
+		return nil
+	}
+	const workers, each = 32, 20
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				if _, err := s.IncrBy(0, b("hot"), 1); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := syncs.Load(); n > workers*each/2 {
+		t.Fatalf("%d fsyncs for %d writes of one key: writers are not sharing them", n, workers*each)
+	}
+}

@@ -137,6 +137,10 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.seedIDs(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read collection ids: %w", err)
+	}
 	s.startBackground()
 	return s, nil
 }

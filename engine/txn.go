@@ -47,6 +47,20 @@ func (s *Store) write(db int, targets []lockKey, fn func(x *Txn) error) error {
 	if err := s.disk.check(); err != nil {
 		return err
 	}
+	committed, err := s.lockedCommit(db, targets, fn)
+	if err != nil || !committed {
+		return err
+	}
+	// Waiting for the fsync happens with every lock released, so that
+	// writers of one hot key share fsyncs instead of taking turns.
+	return s.sync.afterCommit()
+}
+
+// lockedCommit runs fn and commits under the database map's shared lock and
+// the stripe locks of targets (none on an exclusive handle, whose holder
+// already excludes everyone), and reports the change to the watcher before
+// the locks are released.
+func (s *Store) lockedCommit(db int, targets []lockKey, fn func(x *Txn) error) (bool, error) {
 	if !s.exclusive {
 		s.mapMu.RLock()
 		defer s.mapMu.RUnlock()
@@ -58,11 +72,10 @@ func (s *Store) write(db int, targets []lockKey, fn func(x *Txn) error) error {
 		defer locks.unlock()
 	}
 	committed, err := s.commit(db, fn)
-	if err != nil || !committed {
-		return err
+	if committed {
+		s.notifyWrite(targets)
 	}
-	s.notifyWrite(targets)
-	return s.sync.afterCommit()
+	return committed, err
 }
 
 func (s *Store) commit(db int, fn func(x *Txn) error) (bool, error) {
