@@ -247,6 +247,9 @@ type hostileRun struct {
 	sampler   *rssSampler
 	probe     *latencyProbe
 	started   time.Time
+	// p99Fail overrides probeP99Fail for a scenario with a known, documented
+	// gap (docs/reliability.md).
+	p99Fail time.Duration
 }
 
 // startHostile starts kvd with args and a latency probe (authenticating with
@@ -293,15 +296,19 @@ func (h *hostileRun) finish(settle time.Duration) hostileResult {
 	res.cpu = cpu - h.cpuBefore
 	t.Logf("kvd RSS before %s, peak during %s, after %s; kvd CPU %v over %v",
 		mb(res.rssBefore), mb(res.rssPeak), mb(res.rssAfter), res.cpu, time.Since(h.started).Round(time.Millisecond))
-	t.Logf("well-behaved client: %v (goal p99 < %v, fails above %v)", ps, probeP99Goal, probeP99Fail)
+	limit := probeP99Fail
+	if h.p99Fail > 0 {
+		limit = h.p99Fail
+	}
+	t.Logf("well-behaved client: %v (goal p99 < %v, fails above %v)", ps, probeP99Goal, limit)
 	if len(ps.errs) > 0 {
 		t.Errorf("well-behaved client saw %d errors during the attack, first: %s", len(ps.errs), strings.Join(ps.errs, "; "))
 	}
 	if ps.n < 50 {
 		t.Errorf("well-behaved client completed only %d commands during the attack", ps.n)
 	}
-	if ps.p99 > probeP99Fail {
-		t.Errorf("well-behaved client p99 %v during the attack, above the %v limit (goal %v)", ps.p99, probeP99Fail, probeP99Goal)
+	if ps.p99 > limit {
+		t.Errorf("well-behaved client p99 %v during the attack, above the %v limit (goal %v)", ps.p99, limit, probeP99Goal)
 	}
 	if pingOnce(h.k.Addr) != nil && h.password == "" {
 		t.Errorf("kvd does not answer PING after the attack")

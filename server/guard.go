@@ -45,6 +45,7 @@ type guardConn struct {
 	rbuf   []byte
 	ready  []byte // whole commands not yet handed to redcon
 	carry  []byte // the framed start of an unfinished command
+	buf    []byte // the array ready and carry live in
 	fail   string
 	// early holds bytes read while the client was blocked (watchPeer);
 	// they are framed before anything newer from the socket.
@@ -116,25 +117,49 @@ func (g *guardConn) frame(in []byte) {
 		c.lastActive.Store(time.Now().UnixNano())
 		unauth = c.needsAuth()
 	}
+	g.compactCarry()
 	g.growCarry(len(in))
 	out, msg := g.framer.Feed(g.carry, in, unauth)
+	g.buf = out
 	g.fail = msg
 	done := g.framer.Complete()
-	switch {
-	case done < 0:
+	if done < 0 {
 		g.carry = out
-	case done == len(out):
-		g.ready, g.carry = out, nil
-	default:
-		// Copy the rest, so the next Feed cannot write over ready.
-		g.ready, g.carry = out[:done], append([]byte(nil), out[done:]...)
+	} else {
+		// The rest stays where it is until redcon has taken ready; the
+		// next frame moves it to the front of the same array.
+		g.ready, g.carry = out[:done], out[done:]
 	}
 	if msg != "" {
-		g.carry = nil
+		g.carry, g.buf = nil, nil
 	}
 	if len(g.carry) > queryBufferLimit && g.fail == "" {
-		g.fail, g.carry = errQueryBufferLimit, nil
+		g.fail, g.carry, g.buf = errQueryBufferLimit, nil, nil
 	}
+}
+
+// keepBufferMax is the largest buffer a connection keeps between commands;
+// a larger one, grown for a big command, is dropped once that is done.
+const keepBufferMax = 1 << 20
+
+// compactCarry moves the unfinished command to the front of the buffer
+// once the whole commands before it have been read (frame runs only when
+// ready is empty), so a connection reuses one buffer instead of allocating
+// per read. A buffer grown past keepBufferMax for a big command is dropped
+// once nothing is pending in it.
+func (g *guardConn) compactCarry() {
+	if g.buf == nil {
+		return
+	}
+	if len(g.carry) == 0 && cap(g.buf) > keepBufferMax {
+		g.buf, g.carry = nil, nil
+		return
+	}
+	if len(g.carry) > 0 && &g.carry[0] == &g.buf[0] {
+		return // already at the front: the common case while a big bulk arrives
+	}
+	n := copy(g.buf[:cap(g.buf)], g.carry)
+	g.carry = g.buf[:n]
 }
 
 // growCarry makes room for the next n bytes of a large bulk being received:

@@ -1,0 +1,47 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/kvd/kvd/protocol"
+)
+
+// A large bulk arriving in small reads is held in one buffer that doubles
+// (never past the declared size), not regrown by append's 1.25x steps.
+func TestGuardGrowsBufferForABulkByDoubling(t *testing.T) {
+	g := &guardConn{framer: protocol.Framer{MaxBulk: 1 << 30}}
+	g.frame([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n"))
+	chunk := make([]byte, 16384)
+	grows, lastCap := 0, cap(g.carry)
+	for i := 0; i < 64; i++ {
+		g.frame(chunk)
+		if cap(g.carry) != lastCap {
+			grows, lastCap = grows+1, cap(g.carry)
+		}
+	}
+	if grows > 8 {
+		t.Fatalf("the buffer was regrown %d times for a 1 MB bulk", grows)
+	}
+	if lastCap > 1048576+64 {
+		t.Fatalf("grew to %d, past the declared size", lastCap)
+	}
+	g.frame([]byte("\r\n"))
+	if len(g.ready) == 0 || len(g.carry) != 0 {
+		t.Fatalf("the finished command must be ready: ready %d carry %d", len(g.ready), len(g.carry))
+	}
+}
+
+// Whole commands are handed on; the unfinished rest is kept and, once the
+// whole ones were read, moved to the front of the same buffer.
+func TestGuardHandsOnWholeCommandsOnly(t *testing.T) {
+	g := &guardConn{framer: protocol.Framer{MaxBulk: 1 << 20}}
+	g.frame([]byte("*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET"))
+	if string(g.ready) != "*1\r\n$4\r\nPING\r\n" {
+		t.Fatalf("ready %q", g.ready)
+	}
+	g.ready = nil // as if redcon read it
+	g.frame([]byte("\r\n$1\r\nk\r\n"))
+	if string(g.ready) != "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n" || len(g.carry) != 0 {
+		t.Fatalf("ready %q carry %q", g.ready, g.carry)
+	}
+}
