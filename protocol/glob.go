@@ -5,6 +5,12 @@ package protocol
 // It backtracks only to the last '*', so hostile patterns cost O(len(p)*len(s))
 // rather than the exponential time of naive recursion.
 func Match(pattern, s []byte) bool {
+	if len(s) == 0 {
+		// Redis's loop never starts on an empty string: only an empty
+		// pattern matches it, even "*" does not (KEYS * and SCAN handle
+		// "*" before matching, so an empty key is still listed there).
+		return len(pattern) == 0
+	}
 	p, i := 0, 0
 	starP, starI := -1, 0
 	for i < len(s) {

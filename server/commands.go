@@ -14,6 +14,7 @@ func (s *Server) commands() []*Command {
 		s.listCommands(),
 		s.setCommands(),
 		s.zsetCommands(),
+		s.scriptingCommands(),
 	} {
 		all = append(all, family...)
 	}

@@ -67,6 +67,9 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrNoAuth)
 		return
 	}
+	if s.refuseWhileScriptBusy(c, cmd, args) {
+		return
+	}
 	if c.queueInMulti(cmd, args) {
 		return
 	}

@@ -39,8 +39,10 @@ type Server struct {
 	// blocking holds the clients parked in blocking commands.
 	blocking *blockRegistry
 	watches  *watchRegistry
-	started  time.Time
-	runID    string
+	// scripting is the Lua engine (EVAL, FUNCTION), made with the table.
+	scripting *scripting
+	started   time.Time
+	runID     string
 
 	rc       *redcon.Server
 	ln       net.Listener
