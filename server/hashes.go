@@ -252,7 +252,8 @@ func cmdHScan(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrInvalidCursor)
 		return
 	}
-	count, match, optErr := parseHScanOptions(args[3:])
+	o, optErr := parseScanOptions(args[3:], false)
+	count, match := o.count, o.match
 	if optErr != "" {
 		kind, err := c.store.Type(c.db, args[1])
 		switch {
@@ -284,32 +285,4 @@ func cmdHScan(c *Client, args [][]byte) {
 		c.w.Bulk(fv.Field)
 		c.w.Bulk(fv.Value)
 	}
-}
-
-// parseHScanOptions parses MATCH and COUNT; the first bad option's error is
-// returned as text. TYPE is SCAN's alone: HSCAN rejects it.
-func parseHScanOptions(opts [][]byte) (count int, match func([]byte) bool, errText string) {
-	count = 10
-	for i := 0; i < len(opts); i += 2 {
-		if i+1 >= len(opts) {
-			return 0, nil, protocol.ErrSyntax
-		}
-		v := opts[i+1]
-		switch {
-		case protocol.EqualFold(opts[i], "COUNT"):
-			n, ok := redisnum.ParseInt(v)
-			if !ok {
-				return 0, nil, protocol.ErrNotInteger
-			}
-			if n < 1 {
-				return 0, nil, protocol.ErrSyntax
-			}
-			count = int(min(n, 1<<20))
-		case protocol.EqualFold(opts[i], "MATCH"):
-			match = matcher(v)
-		default:
-			return 0, nil, protocol.ErrSyntax
-		}
-	}
-	return count, match, ""
 }

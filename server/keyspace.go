@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/kvd/kvd/engine"
 	"github.com/kvd/kvd/internal/redisnum"
@@ -180,40 +179,12 @@ func cmdScan(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrInvalidCursor)
 		return
 	}
-	count := 10
-	var f engine.ScanFilter
-	for i := 2; i < len(args); i += 2 {
-		if i+1 >= len(args) {
-			c.w.Error(protocol.ErrSyntax)
-			return
-		}
-		v := args[i+1]
-		switch {
-		case protocol.EqualFold(args[i], "COUNT"):
-			n, ok := redisnum.ParseInt(v)
-			if !ok {
-				c.w.Error(protocol.ErrNotInteger)
-				return
-			}
-			if n < 1 {
-				c.w.Error(protocol.ErrSyntax)
-				return
-			}
-			count = int(min(n, 1<<20))
-		case protocol.EqualFold(args[i], "MATCH"):
-			f.Match = matcher(v)
-		case protocol.EqualFold(args[i], "TYPE"):
-			f.Kind = kindByName(v)
-			if f.Kind == engine.KindNone {
-				// Redis 7.0 accepts any type name; an unknown one matches nothing.
-				f.Match = func([]byte) bool { return false }
-			}
-		default:
-			c.w.Error(protocol.ErrSyntax)
-			return
-		}
+	o, msg := parseScanOptions(args[2:], true)
+	if msg != "" {
+		c.w.Error(msg)
+		return
 	}
-	keys, next, err := c.store.Scan(c.db, c.srv.cursors.load(cursor), count, f)
+	keys, next, err := c.store.Scan(c.db, c.srv.cursors.load(cursor), o.count, o.filter())
 	if !c.ok("scan", err) {
 		return
 	}
@@ -224,10 +195,6 @@ func cmdScan(c *Client, args [][]byte) {
 	c.w.Array(2)
 	c.w.BulkString(strconv.FormatUint(nextID, 10))
 	c.w.BulkArray(keys)
-}
-
-func kindByName(name []byte) engine.Kind {
-	return engine.KindByName(strings.ToLower(string(name)))
 }
 
 func cmdRandomKey(c *Client, args [][]byte) {

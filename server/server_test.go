@@ -212,3 +212,17 @@ func TestParseCursorFollowsStrtoul(t *testing.T) {
 		}
 	}
 }
+
+// An unknown TYPE matches nothing, whatever MATCH comes after it (the
+// options used to overwrite each other's filter).
+func TestScanUnknownTypeMatchesNothing(t *testing.T) {
+	s := newTestServer(t, io.Discard)
+	c := newTestClient(s)
+	run(c, "set", "k", "v")
+	if got := run(c, "scan", "0", "type", "nosuchtype", "match", "*"); got != "*2\r\n$1\r\n0\r\n*0\r\n" {
+		t.Fatalf("SCAN TYPE nosuchtype MATCH *: %q", got)
+	}
+	if got := run(c, "scan", "0", "type", "string", "match", "k*"); got != "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n" {
+		t.Fatalf("SCAN TYPE string MATCH k*: %q", got)
+	}
+}

@@ -225,7 +225,8 @@ func cmdSScan(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrInvalidCursor)
 		return
 	}
-	count, match, errText := parseSScanOptions(args[3:])
+	o, errText := parseScanOptions(args[3:], false)
+	count, match := o.count, o.match
 	if errText != "" {
 		// Redis looks the key up before parsing the options.
 		n, err := c.store.SCard(c.db, args[1])
@@ -253,30 +254,4 @@ func (c *Client) sscanReply(cursor uint64, members [][]byte) {
 	c.w.Array(2)
 	c.w.BulkString(strconv.FormatUint(cursor, 10))
 	c.w.BulkArray(members)
-}
-
-// parseSScanOptions parses SSCAN's MATCH and COUNT (TYPE is SCAN's only).
-func parseSScanOptions(opts [][]byte) (count int, match func([]byte) bool, errText string) {
-	count = 10
-	for i := 0; i < len(opts); i += 2 {
-		if i+1 >= len(opts) {
-			return 0, nil, protocol.ErrSyntax
-		}
-		switch v := opts[i+1]; {
-		case protocol.EqualFold(opts[i], "COUNT"):
-			n, ok := redisnum.ParseInt(v)
-			if !ok {
-				return 0, nil, protocol.ErrNotInteger
-			}
-			if n < 1 {
-				return 0, nil, protocol.ErrSyntax
-			}
-			count = int(min(n, 1<<20))
-		case protocol.EqualFold(opts[i], "MATCH"):
-			match = matcher(v)
-		default:
-			return 0, nil, protocol.ErrSyntax
-		}
-	}
-	return count, match, ""
 }

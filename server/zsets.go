@@ -275,7 +275,8 @@ func cmdZScan(c *Client, args [][]byte) {
 		c.w.Error(protocol.ErrInvalidCursor)
 		return
 	}
-	count, match, msg := parseZScanOptions(args[3:])
+	o, msg := parseScanOptions(args[3:], false)
+	count, match := o.count, o.match
 	if msg != "" {
 		// Redis looks the key up before it reads the options.
 		switch k, err := c.store.Type(c.db, args[1]); {
@@ -299,31 +300,6 @@ func cmdZScan(c *Client, args [][]byte) {
 		next = c.srv.cursors.save(res.Next)
 	}
 	c.writeZScan(next, res.Members, res.Compact)
-}
-
-func parseZScanOptions(opts [][]byte) (count int, match func([]byte) bool, msg string) {
-	count = 10
-	for i := 0; i < len(opts); i += 2 {
-		if i+1 >= len(opts) {
-			return 0, nil, protocol.ErrSyntax
-		}
-		switch v := opts[i+1]; {
-		case protocol.EqualFold(opts[i], "COUNT"):
-			n, ok := redisnum.ParseInt(v)
-			if !ok {
-				return 0, nil, protocol.ErrNotInteger
-			}
-			if n < 1 {
-				return 0, nil, protocol.ErrSyntax
-			}
-			count = int(min(n, 1<<20))
-		case protocol.EqualFold(opts[i], "MATCH"):
-			match = matcher(v)
-		default:
-			return 0, nil, protocol.ErrSyntax
-		}
-	}
-	return count, match, ""
 }
 
 func (c *Client) writeZScan(next uint64, ms []engine.ZMember, compact bool) {
