@@ -104,27 +104,7 @@ func luaLibTypeName(L *lua.LState, idx int) string {
 	if idx > L.GetTop() {
 		return "no value"
 	}
-	switch L.Get(idx).Type() {
-	case lua.LTNil:
-		return "nil"
-	case lua.LTBool:
-		return "boolean"
-	case lua.LTNumber:
-		return "number"
-	case lua.LTString:
-		return "string"
-	case lua.LTTable:
-		return "table"
-	case lua.LTFunction:
-		return "function"
-	case lua.LTUserData:
-		return "userdata"
-	case lua.LTThread:
-		return "thread"
-	case lua.LTChannel:
-		return "userdata"
-	}
-	return "userdata"
+	return luaTypeName(L.Get(idx))
 }
 
 // luaLibTypeError raises the error luaL_typerror would.

@@ -310,7 +310,7 @@ func (e *luaCjsonEncoder) appendValue(v lua.LValue, depth, slots int) {
 				e.appendString(string(k))
 				e.buf.WriteByte(':')
 			default:
-				e.fail(luaLibValueTypeName(key), "table key must be a number or string")
+				e.fail(luaTypeName(key), "table key must be a number or string")
 			}
 			e.appendValue(val, depth, slots+2)
 			key, val = x.Next(key)
@@ -321,30 +321,10 @@ func (e *luaCjsonEncoder) appendValue(v lua.LValue, depth, slots int) {
 			e.buf.WriteString("null")
 			return
 		}
-		e.fail(luaLibValueTypeName(v), "type not supported")
+		e.fail(luaTypeName(v), "type not supported")
 	}
 }
 
-// luaLibValueTypeName is lua_typename(lua_type(v)).
-func luaLibValueTypeName(v lua.LValue) string {
-	switch v.Type() {
-	case lua.LTNil:
-		return "nil"
-	case lua.LTBool:
-		return "boolean"
-	case lua.LTNumber:
-		return "number"
-	case lua.LTString:
-		return "string"
-	case lua.LTTable:
-		return "table"
-	case lua.LTFunction:
-		return "function"
-	case lua.LTThread:
-		return "thread"
-	}
-	return "userdata"
-}
 
 func luaCjsonEncode(L *lua.LState, cfg *luaCjsonConfig, null *lua.LUserData) int {
 	if L.GetTop() != 1 {
