@@ -325,7 +325,6 @@ func (e *luaCjsonEncoder) appendValue(v lua.LValue, depth, slots int) {
 	}
 }
 
-
 func luaCjsonEncode(L *lua.LState, cfg *luaCjsonConfig, null *lua.LUserData) int {
 	if L.GetTop() != 1 {
 		luaLibArgError(L, 1, "encode", "expected 1 argument")
