@@ -16,6 +16,9 @@ var (
 	ErrTxnTooBig     = errors.New("engine: operation touches too many keys for one transaction")
 	ErrSameObject    = errors.New("engine: source and destination are the same")
 	ErrInvalidDigest = errors.New("engine: invalid digest")
+	// ErrInvalidExpire: a relative expiry overflows once added to the
+	// current time (Redis: "invalid expire time in '<cmd>' command").
+	ErrInvalidExpire = errors.New("engine: invalid expire time")
 
 	// Hash values that are not numbers: Redis words these differently from
 	// the string commands' ErrNotInteger and ErrNotFloat.

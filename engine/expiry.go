@@ -22,14 +22,6 @@ type Expiry struct {
 	Ms   int64
 }
 
-// ErrInvalidExpire is returned when a relative expiry overflows once added to
-// the current time (Redis: "invalid expire time in '<cmd>' command").
-var ErrInvalidExpire = errInvalidExpire{}
-
-type errInvalidExpire struct{}
-
-func (errInvalidExpire) Error() string { return "engine: invalid expire time" }
-
 // deadline resolves e at now against the key's current deadline.
 func (e Expiry) deadline(now, current int64) (int64, error) {
 	switch e.Mode {
