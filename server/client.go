@@ -37,7 +37,7 @@ type Client struct {
 	name       string
 	libName    string
 	libVer     string
-	lastCmd    string
+	lastCmd    atomic.Pointer[Command] // nil before the first command
 	dbShown    int
 	proto      int
 	lastActive atomic.Int64 // unix nanoseconds
@@ -69,7 +69,11 @@ func (c *Client) info(now time.Time) string {
 	b.WriteString(" idle=" + strconv.FormatInt(int64(idle), 10))
 	b.WriteString(" flags=N db=" + strconv.Itoa(c.dbShown))
 	b.WriteString(" sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r")
-	b.WriteString(" cmd=" + c.lastCmd)
+	last := "NULL"
+	if cmd := c.lastCmd.Load(); cmd != nil {
+		last = cmd.Name
+	}
+	b.WriteString(" cmd=" + last)
 	b.WriteString(" user=default redir=-1 resp=" + strconv.Itoa(c.proto))
 	if c.libName != "" || c.libVer != "" {
 		b.WriteString(" lib-name=" + c.libName + " lib-ver=" + c.libVer)

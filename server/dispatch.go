@@ -73,7 +73,7 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	if c.queueInMulti(cmd, args) {
 		return
 	}
-	c.setInfo(func(c *Client) { c.lastCmd = cmd.Name })
+	c.lastCmd.Store(cmd)
 	mark := c.w.Len()
 	start := time.Now()
 	s.run(c, cmd, args, mark)

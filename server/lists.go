@@ -54,6 +54,13 @@ func parseListEnd(arg []byte) (engine.ListEnd, bool) {
 	return 0, false
 }
 
+// parseListEnds parses LMOVE's and BLMOVE's wherefrom and whereto.
+func parseListEnds(a, b []byte) (from, to engine.ListEnd, ok bool) {
+	from, ok1 := parseListEnd(a)
+	to, ok2 := parseListEnd(b)
+	return from, to, ok1 && ok2
+}
+
 // pushCmd builds LPUSH, RPUSH, LPUSHX and RPUSHX.
 func pushCmd(name string, end engine.ListEnd, onlyIfExists bool) Handler {
 	return func(c *Client, args [][]byte) {
@@ -105,10 +112,8 @@ func cmdLLen(c *Client, args [][]byte) {
 }
 
 func cmdLRange(c *Client, args [][]byte) {
-	start, ok1 := redisnum.ParseInt(args[2])
-	stop, ok2 := redisnum.ParseInt(args[3])
-	if !ok1 || !ok2 {
-		c.w.Error(protocol.ErrNotInteger)
+	start, stop, ok := c.parseIntPairOrReply(args[2], args[3])
+	if !ok {
 		return
 	}
 	elems, exists, err := c.store.LRange(c.db, args[1], start, stop)
@@ -189,10 +194,8 @@ func cmdLRem(c *Client, args [][]byte) {
 }
 
 func cmdLTrim(c *Client, args [][]byte) {
-	start, ok1 := redisnum.ParseInt(args[2])
-	stop, ok2 := redisnum.ParseInt(args[3])
-	if !ok1 || !ok2 {
-		c.w.Error(protocol.ErrNotInteger)
+	start, stop, ok := c.parseIntPairOrReply(args[2], args[3])
+	if !ok {
 		return
 	}
 	if c.ok("ltrim", c.store.LTrim(c.db, args[1], start, stop)) {
@@ -263,9 +266,8 @@ func cmdLPos(c *Client, args [][]byte) {
 }
 
 func cmdLMove(c *Client, args [][]byte) {
-	from, ok1 := parseListEnd(args[3])
-	to, ok2 := parseListEnd(args[4])
-	if !ok1 || !ok2 {
+	from, to, ok := parseListEnds(args[3], args[4])
+	if !ok {
 		c.w.Error(protocol.ErrSyntax)
 		return
 	}

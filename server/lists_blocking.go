@@ -87,9 +87,8 @@ func blockingMPop(c *Client, name string, keys [][]byte, end engine.ListEnd, cou
 }
 
 func cmdBLMove(c *Client, args [][]byte) {
-	from, ok1 := parseListEnd(args[3])
-	to, ok2 := parseListEnd(args[4])
-	if !ok1 || !ok2 {
+	from, to, ok := parseListEnds(args[3], args[4])
+	if !ok {
 		c.w.Error(protocol.ErrSyntax)
 		return
 	}

@@ -225,6 +225,29 @@ func luaIsSpace(c byte) bool {
 
 func luaIsDigit(c byte) bool { return c >= '0' && c <= '9' }
 
+// luaExponent reads an exponent at s[j:] introduced by marker ('e', or 'p'
+// for hex floats; either case): it returns the signed digits and the end
+// of the exponent, or end == j when there is no complete exponent there.
+func luaExponent(s string, j int, marker byte) (exp string, end int) {
+	if j >= len(s) || s[j]|0x20 != marker {
+		return "", j
+	}
+	k := j + 1
+	sign := ""
+	if k < len(s) && (s[k] == '+' || s[k] == '-') {
+		sign = s[k : k+1]
+		k++
+	}
+	start := k
+	for k < len(s) && luaIsDigit(s[k]) {
+		k++
+	}
+	if k == start {
+		return "", j
+	}
+	return sign + s[start:k], k
+}
+
 func luaIsHexDigit(c byte) bool {
 	return luaIsDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f')
 }
@@ -325,21 +348,8 @@ func cStrtod(s string) (float64, int) {
 		}
 		if digits > 0 {
 			exp := "0"
-			if j < len(s) && s[j]|0x20 == 'p' {
-				k := j + 1
-				esign := ""
-				if k < len(s) && (s[k] == '+' || s[k] == '-') {
-					esign = s[k : k+1]
-					k++
-				}
-				start := k
-				for k < len(s) && luaIsDigit(s[k]) {
-					k++
-				}
-				if k > start {
-					exp = esign + s[start:k]
-					j = k
-				}
+			if e, end := luaExponent(s, j, 'p'); end > j {
+				exp, j = e, end
 			}
 			m := mant.String()
 			if m[0] == '.' {
@@ -372,21 +382,8 @@ func cStrtod(s string) (float64, int) {
 	}
 	mantEnd := j
 	expPart := ""
-	if j < len(s) && s[j]|0x20 == 'e' {
-		k := j + 1
-		esign := ""
-		if k < len(s) && (s[k] == '+' || s[k] == '-') {
-			esign = s[k : k+1]
-			k++
-		}
-		start := k
-		for k < len(s) && luaIsDigit(s[k]) {
-			k++
-		}
-		if k > start {
-			expPart = "e" + esign + s[start:k]
-			j = k
-		}
+	if e, end := luaExponent(s, j, 'e'); end > j {
+		expPart, j = "e"+e, end
 	}
 	v, _ := strconv.ParseFloat(s[i:mantEnd]+expPart, 64)
 	return sign(v), j

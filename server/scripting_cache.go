@@ -315,5 +315,5 @@ func (e *scripting) releaseState(ls *luaState) {
 // RESP2 until redis.setresp, never blocking (tx.inExec).
 func (e *scripting) newScriptClient() *Client {
 	return &Client{srv: e.srv, w: protocol.NewWriter(2), authed: true, proto: 2,
-		lastCmd: "NULL", created: time.Now()}
+		created: time.Now()}
 }

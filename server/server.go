@@ -182,7 +182,6 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		id:      s.nextID.Add(1),
 		created: time.Now(),
 		proto:   2,
-		lastCmd: "NULL",
 		authed:  s.params.config().RequirePass == "",
 	}
 	c.lastActive.Store(c.created.UnixNano())

@@ -4,7 +4,6 @@ import (
 	"bytes"
 
 	"github.com/kvd/kvd/engine"
-	"github.com/kvd/kvd/internal/redisnum"
 	"github.com/kvd/kvd/protocol"
 )
 
@@ -72,10 +71,8 @@ func parseSortArgs(opts [][]byte, readOnly bool) (a engine.SortArgs, dst []byte,
 		case protocol.EqualFold(opt, "ALPHA"):
 			a.Alpha = true
 		case protocol.EqualFold(opt, "LIMIT") && left >= 2:
-			var ok1, ok2 bool
-			a.Offset, ok1 = redisnum.ParseInt(opts[i+1])
-			a.Count, ok2 = redisnum.ParseInt(opts[i+2])
-			if !ok1 || !ok2 {
+			var ok bool
+			if a.Offset, a.Count, ok = parseIntPair(opts[i+1], opts[i+2]); !ok {
 				return a, nil, false, protocol.ErrNotInteger
 			}
 			i += 2

@@ -234,10 +234,8 @@ func cmdStrlen(c *Client, args [][]byte) {
 }
 
 func cmdGetRange(c *Client, args [][]byte) {
-	start, ok1 := redisnum.ParseInt(args[2])
-	end, ok2 := redisnum.ParseInt(args[3])
-	if !ok1 || !ok2 {
-		c.w.Error(protocol.ErrNotInteger)
+	start, end, ok := c.parseIntPairOrReply(args[2], args[3])
+	if !ok {
 		return
 	}
 	v, err := c.store.GetRange(c.db, args[1], start, end)

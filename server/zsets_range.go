@@ -75,11 +75,9 @@ func parseLexRange(min, max []byte, spec *engine.ZRangeSpec) string {
 }
 
 func parseRankRange(start, stop []byte, spec *engine.ZRangeSpec) string {
-	var ok1, ok2 bool
+	var ok bool
 	spec.By = engine.ZByRank
-	spec.Start, ok1 = redisnum.ParseInt(start)
-	spec.Stop, ok2 = redisnum.ParseInt(stop)
-	if !ok1 || !ok2 {
+	if spec.Start, spec.Stop, ok = parseIntPair(start, stop); !ok {
 		return protocol.ErrNotInteger
 	}
 	return ""
@@ -121,9 +119,8 @@ func parseZRange(args [][]byte, store bool, kind rangeKind, dir rangeDir) (zrang
 		case !store && protocol.EqualFold(opt, "WITHSCORES"):
 			a.withScores = true
 		case protocol.EqualFold(opt, "LIMIT") && left >= 2:
-			off, ok1 := redisnum.ParseInt(args[j+1])
-			cnt, ok2 := redisnum.ParseInt(args[j+2])
-			if !ok1 || !ok2 {
+			off, cnt, ok := parseIntPair(args[j+1], args[j+2])
+			if !ok {
 				return a, protocol.ErrNotInteger
 			}
 			a.spec.Offset, a.spec.Limit = off, cnt
