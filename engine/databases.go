@@ -56,6 +56,9 @@ func (s *Store) SwapDB(a, b int) error {
 // command runs half before and half after, and persists it together with
 // the namespaces it frees.
 func (s *Store) remap(dbs []int, change func() (freed []uint32)) error {
+	if err := s.outsideBatch(); err != nil {
+		return err
+	}
 	if !s.exclusive {
 		s.mapMu.Lock()
 		defer s.mapMu.Unlock()

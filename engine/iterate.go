@@ -10,6 +10,9 @@ import (
 // from (nil: the first), in byte order, until fn returns false. Values are
 // not prefetched: most callers need keys only.
 func (x *Txn) eachKey(from []byte, fn func(key []byte, item *badger.Item) (bool, error)) error {
+	if err := x.s.outsideBatch(); err != nil {
+		return err // a batch may read only the keys it locked
+	}
 	opts := badger.DefaultIteratorOptions
 	opts.PrefetchValues = false
 	opts.Prefix = nsPrefix(x.ns)

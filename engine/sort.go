@@ -61,8 +61,8 @@ func (s *Store) SortStore(db int, key, dst []byte, a SortArgs) (int64, error) {
 	err := s.update(db, [][]byte{key, dst}, func(x *Txn) error {
 		snap := s.db.NewTransaction(false)
 		defer snap.Discard()
-		readOnly := false
-		lookups := &Txn{t: snap, s: s, ns: x.ns, now: x.now, dirty: &readOnly}
+		readOnly := 0
+		lookups := &Txn{t: snap, s: s, ns: x.ns, now: x.now, writes: &readOnly}
 		out, err := x.sort(key, a, true, lookups)
 		if err != nil {
 			return err

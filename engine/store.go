@@ -13,12 +13,15 @@ import (
 
 // Store is kvd's keyspace on one badger database. A Store value is a handle
 // on shared state: Exclusive hands its callback a second handle that runs
-// operations without locking, because it alone holds the keyspace.
+// operations without locking, because it alone holds the keyspace, and
+// Batch one that runs them in a single transaction (batch.go).
 type Store struct {
 	*shared
 	// exclusive is set on the handle Exclusive passes on: its goroutine
 	// holds mapMu exclusively, so operations must not lock again.
 	exclusive bool
+	// batch is set on the handle Batch passes on.
+	batch *batch
 }
 
 type shared struct {
@@ -163,6 +166,9 @@ func (s *Store) Close() error {
 // MULTI/EXEC and scripts: nothing can observe or interleave with what fn
 // does through the handle it is given. fn must use only that handle.
 func (s *Store) Exclusive(fn func(st *Store) error) error {
+	if err := s.outsideBatch(); err != nil {
+		return err
+	}
 	if s.exclusive {
 		return fn(s)
 	}

@@ -15,7 +15,7 @@ type Txn struct {
 	s     *Store
 	ns    uint32
 	now   int64
-	dirty *bool // shared by the views in() returns: did anything change?
+	writes *int // shared by the views in() returns: entries put or deleted
 }
 
 // lockKey names a key to lock before a write transaction starts.
@@ -46,6 +46,9 @@ func (s *Store) write(db int, targets []lockKey, fn func(x *Txn) error) error {
 	}
 	if err := s.disk.check(); err != nil {
 		return err
+	}
+	if s.batch != nil {
+		return s.batch.write(s, db, targets, fn)
 	}
 	committed, err := s.lockedCommit(db, targets, fn)
 	if err != nil || !committed {
@@ -81,12 +84,12 @@ func (s *Store) lockedCommit(db int, targets []lockKey, fn func(x *Txn) error) (
 func (s *Store) commit(db int, fn func(x *Txn) error) (bool, error) {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	dirty := false
-	x := &Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), dirty: &dirty}
+	writes := 0
+	x := &Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &writes}
 	if err := fn(x); err != nil {
 		return false, err
 	}
-	if !dirty {
+	if writes == 0 {
 		return false, nil
 	}
 	if err := txn.Commit(); err != nil {
@@ -102,14 +105,18 @@ func (s *Store) view(db int, fn func(x *Txn) error) error {
 	if err := s.checkDB(db); err != nil {
 		return err
 	}
+	readOnly := 0
+	if s.batch != nil {
+		// The batch's own transaction: reads see the batch's writes.
+		return fn(&Txn{t: s.batch.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
+	}
 	if !s.exclusive {
 		s.mapMu.RLock()
 		defer s.mapMu.RUnlock()
 	}
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
-	readOnly := false
-	return fn(&Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), dirty: &readOnly})
+	return fn(&Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
 }
 
 func mapBadgerErr(err error) error {
@@ -121,11 +128,14 @@ func mapBadgerErr(err error) error {
 
 // in returns a view of the same transaction on another logical database.
 func (x *Txn) in(db int) *Txn {
-	return &Txn{t: x.t, s: x.s, ns: x.s.nsOf[db], now: x.now, dirty: x.dirty}
+	return &Txn{t: x.t, s: x.s, ns: x.s.nsOf[db], now: x.now, writes: x.writes}
 }
 
 // get returns key's live record. Expired records read as absent.
 func (x *Txn) get(key []byte) (record, bool, error) {
+	if err := x.s.batchCovers(x.ns, key); err != nil {
+		return record{}, false, err
+	}
 	item, err := x.t.Get(encodeKey(x.ns, key))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return record{}, false, nil
@@ -163,7 +173,7 @@ func (x *Txn) put(key []byte, r record) error {
 	if err := x.t.SetEntry(e); err != nil {
 		return fmt.Errorf("set: %w", mapBadgerErr(err))
 	}
-	*x.dirty = true
+	*x.writes++
 	return nil
 }
 
@@ -172,6 +182,6 @@ func (x *Txn) del(key []byte) error {
 	if err := x.t.Delete(encodeKey(x.ns, key)); err != nil {
 		return fmt.Errorf("delete: %w", mapBadgerErr(err))
 	}
-	*x.dirty = true
+	*x.writes++
 	return nil
 }

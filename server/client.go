@@ -30,6 +30,8 @@ type Client struct {
 	db      int
 	authed  bool
 	closing bool // close after this reply (QUIT, protocol errors)
+	// inScript marks the client that runs a script's redis.call commands.
+	inScript bool
 	created time.Time
 
 	// Read by CLIENT LIST and the idle reaper on other goroutines.

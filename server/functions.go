@@ -173,7 +173,7 @@ func (fe *functionEngine) cmdFcall(c *Client, args [][]byte, ro bool) {
 		return fe.state()
 	}
 	release := func(*luaState) { fe.stateMu.Unlock() }
-	fe.e.call(c, acquire, release, r, func(ls *luaState) int {
+	fe.e.call(c, keys, acquire, release, r, func(ls *luaState) int {
 		L := ls.L
 		L.Push(f.fn)
 		L.Push(luaStringArray(L, keys))
@@ -608,7 +608,7 @@ func (fe *functionEngine) cmdList(c *Client, args [][]byte) {
 
 func (fe *functionEngine) cmdStats(c *Client, args [][]byte) {
 	e := fe.e
-	r := e.running.Load()
+	r := e.runs.oldest()
 	busy := r != nil && time.Since(r.start) >= e.busyThreshold
 	if busy && r.isEval {
 		c.w.Error(errBusyEval)

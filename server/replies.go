@@ -45,6 +45,10 @@ func (c *Client) replyErr(cmd string, err error) {
 		c.w.Error(protocol.ErrInvalidExpire(cmd))
 	case errors.Is(err, engine.ErrTxnTooBig):
 		c.w.Error("ERR operation touches too many keys to run atomically; split it")
+	case errors.Is(err, engine.ErrBatchScope):
+		// Inside a script's or pipeline's batch, which is discarded and
+		// run again unbatched: this reply is never sent.
+		c.w.Error("ERR operation outside its batch")
 	default:
 		c.srv.log.Error("storage error", "command", cmd, "err", err)
 		c.w.Error("ERR storage error: " + err.Error())

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +71,7 @@ type scripting struct {
 	poolMu sync.Mutex
 	pool   []*luaState
 
-	running atomic.Pointer[scriptRun]
+	runs    scriptRuns
 	rand    *rand48
 	fn      *functionEngine
 }
@@ -184,7 +185,7 @@ func (e *scripting) cmdEval(c *Client, args [][]byte, bySHA, ro bool) {
 		ls.globals.RawSetString("ARGV", lua.LNil)
 		e.releaseState(ls)
 	}
-	e.call(c, e.acquireState, release, r, func(ls *luaState) int {
+	e.call(c, keys, e.acquireState, release, r, func(ls *luaState) int {
 		L := ls.L
 		ls.globals.RawSetString("KEYS", luaStringArray(L, keys))
 		ls.globals.RawSetString("ARGV", luaStringArray(L, argv))
@@ -212,48 +213,36 @@ func luaStringArray(L *lua.LState, items [][]byte) *lua.LTable {
 	return t
 }
 
-// call runs one script or function call and writes its reply to c.w. The
-// Lua state is acquired only once the store is held exclusively (always in
-// that order, so that EXEC running FCALL cannot deadlock with FCALL), and
-// released before the store is. setup pushes the function and its
-// arguments and returns how many arguments it pushed.
-func (e *scripting) call(c *Client, acquire func() *luaState, release func(*luaState), r *scriptRun, setup func(ls *luaState) int) {
+// call runs one script or function call and writes its reply to c.w.
+// setup pushes the function and its arguments and returns how many
+// arguments it pushed.
+//
+// A call first runs as an engine batch over the keys it declares (KEYS, as
+// Redis Cluster requires): its commands share one transaction, committed
+// when it returns, so calls on different keys run side by side and none
+// observes another half done. A call that touches anything else (an
+// undeclared key, SCAN, FLUSHDB...) or writes more than one transaction
+// holds is discarded, reply included, and runs again under
+// engine.Store.Exclusive, as EXEC does. Inside EXEC the store is already
+// exclusive and the call runs on it directly.
+func (e *scripting) call(c *Client, keys [][]byte, acquire func() *luaState, release func(*luaState), r *scriptRun, setup func(ls *luaState) int) {
 	var signals []blockKey
-	err := c.store.Exclusive(func(st *engine.Store) error {
-		ls := acquire()
-		defer release(ls)
-		sc := ls.client
-		sc.store, sc.db = st, c.db
-		sc.w.Reset()
-		sc.w.SetProto(2)
-		sc.tx.inExec = true
-		ctx, cancel := context.WithCancel(context.Background())
-		r.client, r.cancel, r.start = sc, cancel, time.Now()
-		ls.run = r
-		L := ls.L
-		L.SetContext(ctx)
-		e.running.Store(r)
-		defer func() {
-			e.running.CompareAndSwap(r, nil)
-			L.RemoveContext()
-			cancel()
-			ls.run = nil
-			L.SetTop(0)
-			signals, sc.tx.signals = sc.tx.signals, nil
-			sc.store = nil
-			if cap(sc.w.Bytes()) > maxIdleReplyBuffer {
-				sc.w = protocol.NewWriter(2) // do not pin a huge reply
-			}
-		}()
-		nargs := setup(ls)
-		if perr := L.PCall(nargs, 1, ls.handler); perr != nil {
-			e.replyScriptError(c, ls, r, perr)
-			return nil
-		}
-		luaToResp(c.w, L.Get(-1), sc.w.Proto(), luaReplyBaseSlots)
+	mark := c.w.Len()
+	run := func(st *engine.Store) error {
+		c.w.Truncate(mark)
+		signals = e.runOn(st, c, acquire, release, r, setup)
 		return nil
-	})
+	}
+	declared := make([]engine.BatchKey, len(keys))
+	for i, k := range keys {
+		declared[i] = engine.BatchKey{DB: c.db, Key: k}
+	}
+	err := c.store.Batch(declared, run)
+	if errors.Is(err, engine.ErrBatchScope) {
+		err = c.store.Exclusive(run)
+	}
 	if err != nil {
+		c.w.Truncate(mark)
 		c.replyErr("eval", err)
 		return
 	}
@@ -265,6 +254,47 @@ func (e *scripting) call(c *Client, acquire func() *luaState, release func(*luaS
 	for _, k := range signals {
 		e.srv.blocking.signal(k.db, []byte(k.key))
 	}
+}
+
+// runOn runs the call on store handle st, writes its reply to c.w and
+// returns the keys its write commands may have unblocked. The Lua state is
+// acquired only once st is held (always in that order, so that EXEC running
+// FCALL cannot deadlock with FCALL), and released before st is.
+func (e *scripting) runOn(st *engine.Store, c *Client, acquire func() *luaState, release func(*luaState), r *scriptRun, setup func(ls *luaState) int) (signals []blockKey) {
+	ls := acquire()
+	defer release(ls)
+	sc := ls.client
+	sc.store, sc.db = st, c.db
+	sc.w.Reset()
+	sc.w.SetProto(2)
+	sc.tx.inExec = true
+	ctx, cancel := context.WithCancel(context.Background())
+	// A fresh record per attempt: others may still read the last one's.
+	r = &scriptRun{name: r.name, isEval: r.isEval, readOnly: r.readOnly, argv: r.argv,
+		client: sc, cancel: cancel, start: time.Now()}
+	ls.run = r
+	L := ls.L
+	L.SetContext(ctx)
+	e.runs.add(r)
+	defer func() {
+		e.runs.remove(r)
+		L.RemoveContext()
+		cancel()
+		ls.run = nil
+		L.SetTop(0)
+		signals, sc.tx.signals = sc.tx.signals, nil
+		sc.store = nil
+		if cap(sc.w.Bytes()) > maxIdleReplyBuffer {
+			sc.w = protocol.NewWriter(2) // do not pin a huge reply
+		}
+	}()
+	nargs := setup(ls)
+	if perr := L.PCall(nargs, 1, ls.handler); perr != nil {
+		e.replyScriptError(c, ls, r, perr)
+		return
+	}
+	luaToResp(c.w, L.Get(-1), sc.w.Proto(), luaReplyBaseSlots)
+	return
 }
 
 // replyScriptError writes the reply for a call that raised an error: the
@@ -315,8 +345,11 @@ func (s *Server) refuseWhileScriptBusy(c *Client, cmd *Command, args [][]byte) b
 	if e == nil {
 		return false
 	}
-	r := e.running.Load()
-	if r == nil || r.client == c || time.Since(r.start) < e.busyThreshold {
+	if c.inScript {
+		return false // a script's own commands
+	}
+	r := e.runs.oldest()
+	if r == nil || time.Since(r.start) < e.busyThreshold {
 		return false
 	}
 	switch cmd.Name {
@@ -343,7 +376,7 @@ func (s *Server) refuseWhileScriptBusy(c *Client, cmd *Command, args [][]byte) b
 
 // kill serves SCRIPT KILL (eval) and FUNCTION KILL.
 func (e *scripting) kill(c *Client, eval bool) {
-	r := e.running.Load()
+	r := e.runs.oldest()
 	switch {
 	case r == nil || time.Since(r.start) < e.busyThreshold:
 		// Redis serves other clients only once a script is past the

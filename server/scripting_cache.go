@@ -51,9 +51,9 @@ var scriptFlagNames = []struct {
 	{flagNoCluster, "no-cluster"}, {flagAllowCrossSlot, "allow-cross-slot-keys"},
 }
 
-// maxIdleStates bounds the pool. Scripts run one at a time (they hold the
-// store exclusively), so one state is nearly always enough.
-const maxIdleStates = 4
+// maxIdleStates bounds the pool: one state per script running at once,
+// and scripts on different keys run side by side.
+const maxIdleStates = 64
 
 // lookupScript finds a cached script by SHA1, in any letter case.
 func (e *scripting) lookupScript(sha string) *evalScript {
@@ -315,5 +315,5 @@ func (e *scripting) releaseState(ls *luaState) {
 // RESP2 until redis.setresp, never blocking (tx.inExec).
 func (e *scripting) newScriptClient() *Client {
 	return &Client{srv: e.srv, w: protocol.NewWriter(2), authed: true, proto: 2,
-		created: time.Now()}
+		created: time.Now(), inScript: true}
 }

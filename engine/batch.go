@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// ErrBatchScope is what Batch returns when the work could not stay inside
+// the batch: an operation reached a key the batch had not locked, or the
+// keyspace as a whole (SCAN, KEYS, FLUSHDB, another database's map), or an
+// operation failed after writing part of its change, or the transaction
+// grew too big. Nothing of the batch was committed; the caller runs the
+// same work another way (Exclusive, or one operation at a time).
+var ErrBatchScope = errors.New("engine: work reached outside its batch")
+
+// batch is the state of one Batch call: a single badger transaction that
+// every operation of the handle reads and writes, and the keys whose stripe
+// locks the call holds.
+type batch struct {
+	txn    *badger.Txn
+	locked map[string]struct{} // namespace + key of every locked key
+	writes int                 // entries put or deleted so far
+	// targets are the keys of the operations that wrote, for the watcher.
+	targets []lockKey
+	// failed is sticky: once set, the batch cannot commit.
+	failed error
+}
+
+// BatchKey names a key a batch locks.
+type BatchKey struct {
+	DB  int
+	Key []byte
+}
+
+// Batch runs fn with a handle whose operations share one badger
+// transaction, holding the stripe locks of keys for the whole call, and
+// commits once when fn returns nil. Nobody observes part of the batch, and
+// a batch of small operations costs one transaction and one commit instead
+// of one each: scripts (KEYS declare what they touch) and pipelines use it.
+//
+// Operations that go outside the batch fail with ErrBatchScope and so does
+// Batch, having committed nothing; fn's own error also discards the batch.
+// On an exclusive handle, or a batch handle, fn simply runs on it: the
+// caller already holds what it needs.
+func (s *Store) Batch(keys []BatchKey, fn func(st *Store) error) error {
+	if s.exclusive || s.batch != nil {
+		return fn(s)
+	}
+	for _, k := range keys {
+		if err := s.checkDB(k.DB); err != nil {
+			return err
+		}
+	}
+	committed, err := s.runBatch(keys, fn)
+	if err != nil || !committed {
+		return err
+	}
+	return s.sync.afterCommit() // with the locks released, as write does
+}
+
+func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error) {
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	var locks lockSet
+	b := &batch{locked: make(map[string]struct{}, len(keys))}
+	for _, k := range keys {
+		ns := s.nsOf[k.DB]
+		locks.add(s.locks.stripe(ns, k.Key))
+		b.locked[string(encodeKey(ns, k.Key))] = struct{}{}
+	}
+	s.locks.lock(&locks)
+	defer locks.unlock()
+
+	b.txn = s.db.NewTransaction(true)
+	defer b.txn.Discard()
+	err := fn(&Store{shared: s.shared, batch: b})
+	if b.failed != nil {
+		return false, b.failed
+	}
+	if err != nil || b.writes == 0 {
+		return false, err
+	}
+	if err := b.txn.Commit(); err != nil {
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			return false, ErrBatchScope
+		}
+		return false, fmt.Errorf("commit batch: %w", err)
+	}
+	s.sync.noteWrite()
+	s.notifyWrite(b.targets)
+	return true, nil
+}
+
+// write runs one write operation inside the batch. An operation that fails
+// after writing part of its change poisons the batch: badger cannot undo
+// half of a transaction, and Redis commands are all or nothing.
+func (b *batch) write(s *Store, db int, targets []lockKey, fn func(x *Txn) error) error {
+	if b.failed != nil {
+		return b.failed
+	}
+	for _, t := range targets {
+		if err := s.batchCovers(s.nsOf[t.db], t.key); err != nil {
+			return err
+		}
+	}
+	before := b.writes
+	err := fn(&Txn{t: b.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &b.writes})
+	if err != nil {
+		if b.writes != before || errors.Is(err, ErrTxnTooBig) {
+			b.failed = ErrBatchScope
+			return b.failed
+		}
+		return err
+	}
+	if b.writes != before {
+		b.targets = append(b.targets, targets...)
+	}
+	return nil
+}
+
+// batchCovers reports ErrBatchScope, and poisons the batch, when s is a
+// batch handle that did not lock key.
+func (s *Store) batchCovers(ns uint32, key []byte) error {
+	b := s.batch
+	if b == nil {
+		return nil
+	}
+	if _, ok := b.locked[string(encodeKey(ns, key))]; ok {
+		return nil
+	}
+	b.failed = ErrBatchScope
+	return b.failed
+}
+
+// outsideBatch reports ErrBatchScope, and poisons the batch, when s is a
+// batch handle: for operations on the keyspace as a whole.
+func (s *Store) outsideBatch() error {
+	if s.batch == nil {
+		return nil
+	}
+	s.batch.failed = ErrBatchScope
+	return s.batch.failed
+}

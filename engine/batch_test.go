@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"errors"
+	"sync"
+	"testing"
+)
+
+func batchKeys(db int, keys ...string) []BatchKey {
+	out := make([]BatchKey, len(keys))
+	for i, k := range keys {
+		out[i] = BatchKey{DB: db, Key: b(k)}
+	}
+	return out
+}
+
+type recordingWatcher struct {
+	mu       sync.Mutex
+	modified []string
+}
+
+func (w *recordingWatcher) Modified(db int, key []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.modified = append(w.modified, string(key))
+}
+
+func (w *recordingWatcher) Flushed(int) {}
+
+func TestBatchCommitsOnceAtTheEnd(t *testing.T) {
+	s, _ := openTestStore(t)
+	mustSetPlain(t, s, 0, "n", "10")
+	w := &recordingWatcher{}
+	s.SetWatcher(w)
+	err := s.Batch(batchKeys(0, "n", "k"), func(st *Store) error {
+		if _, err := st.IncrBy(0, b("n"), 5); err != nil {
+			return err
+		}
+		// The batch reads its own writes...
+		if v, ok, err := st.Get(0, b("n")); err != nil || !ok || string(v) != "15" {
+			t.Errorf("inside the batch Get(n) = %q, %v, %v; want 15", v, ok, err)
+		}
+		if _, err := st.Set(0, b("k"), b("v"), SetArgs{}); err != nil {
+			return err
+		}
+		// ...and nobody else does before the commit.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if v, ok, err := s.Get(0, b("n")); err != nil || !ok || string(v) != "10" {
+				t.Errorf("outside the batch Get(n) = %q, %v, %v; want the old 10", v, ok, err)
+			}
+		}()
+		<-done
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	wantValue(t, s, 0, "n", "15")
+	wantValue(t, s, 0, "k", "v")
+	if got := sortedStrings(bs(w.modified...)); len(got) != 2 || got[0] != "k" || got[1] != "n" {
+		t.Fatalf("watcher saw %q, want k and n", got)
+	}
+}
+
+func TestBatchErrorWithoutWritesKeepsTheBatch(t *testing.T) {
+	s, _ := openTestStore(t)
+	mustSetPlain(t, s, 0, "s", "not a number")
+	err := s.Batch(batchKeys(0, "s", "k"), func(st *Store) error {
+		if _, err := st.IncrBy(0, b("s"), 1); !errors.Is(err, ErrNotInteger) {
+			t.Errorf("IncrBy(s) = %v, want ErrNotInteger", err)
+		}
+		if _, err := st.ListPush(0, b("s"), ListLeft, bs("x"), false); !errors.Is(err, ErrWrongType) {
+			t.Errorf("ListPush(s) = %v, want ErrWrongType", err)
+		}
+		_, err := st.Set(0, b("k"), b("v"), SetArgs{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	wantValue(t, s, 0, "k", "v")
+	wantValue(t, s, 0, "s", "not a number")
+}
+
+func TestBatchOutsideItsKeysCommitsNothing(t *testing.T) {
+	cases := map[string]func(st *Store) error{
+		"read an unlocked key": func(st *Store) error {
+			_, _, err := st.Get(0, b("other"))
+			return err
+		},
+		"write an unlocked key": func(st *Store) error {
+			_, err := st.Set(0, b("other"), b("v"), SetArgs{})
+			return err
+		},
+		"same key in another database": func(st *Store) error {
+			_, _, err := st.Get(1, b("k"))
+			return err
+		},
+		"scan the keyspace": func(st *Store) error {
+			_, err := st.Keys(0, nil, ScanFilter{})
+			return err
+		},
+		"flush a database": func(st *Store) error { return st.FlushDB(0) },
+		"go exclusive":     func(st *Store) error { return st.Exclusive(func(*Store) error { return nil }) },
+	}
+	for name, reach := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, _ := openTestStore(t)
+			err := s.Batch(batchKeys(0, "k"), func(st *Store) error {
+				if _, err := st.Set(0, b("k"), b("v"), SetArgs{}); err != nil {
+					return err
+				}
+				// A script could catch the error and carry on: the
+				// batch must fail anyway.
+				_ = reach(st)
+				return nil
+			})
+			if !errors.Is(err, ErrBatchScope) {
+				t.Fatalf("Batch = %v, want ErrBatchScope", err)
+			}
+			wantMissing(t, s, 0, "k")
+		})
+	}
+}
+
+func TestBatchCallerErrorCommitsNothing(t *testing.T) {
+	s, _ := openTestStore(t)
+	boom := errors.New("boom")
+	err := s.Batch(batchKeys(0, "k"), func(st *Store) error {
+		if _, err := st.Set(0, b("k"), b("v"), SetArgs{}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Batch = %v, want boom", err)
+	}
+	wantMissing(t, s, 0, "k")
+}
+
+func TestBatchTooBigFailsWholeAndUnbatchedWorks(t *testing.T) {
+	s, _ := openTestStore(t)
+	var keys []string
+	for i := range 200_000 {
+		keys = append(keys, "key:"+itoa(i))
+	}
+	set := func(st *Store) error {
+		for _, k := range keys {
+			if _, err := st.Set(0, b(k), b("v"), SetArgs{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := s.Batch(batchKeys(0, keys...), set); !errors.Is(err, ErrBatchScope) {
+		t.Fatalf("Batch of %d sets = %v, want ErrBatchScope", len(keys), err)
+	}
+	wantMissing(t, s, 0, keys[0])
+	if err := set(s); err != nil {
+		t.Fatalf("unbatched: %v", err)
+	}
+	wantValue(t, s, 0, keys[len(keys)-1], "v")
+}
+
+// Two batches over the same key serialize: increments are not lost.
+func TestBatchesOnOneKeySerialize(t *testing.T) {
+	s, _ := openTestStore(t)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				err := s.Batch(batchKeys(0, "n"), func(st *Store) error {
+					v, _, err := st.Get(0, b("n"))
+					if err != nil {
+						return err
+					}
+					n := 0
+					for _, c := range v {
+						n = n*10 + int(c-'0')
+					}
+					_, err = st.Set(0, b("n"), b(itoa(n+1)), SetArgs{})
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wantValue(t, s, 0, "n", "800")
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var buf [20]byte
+	n := len(buf)
+	for ; i > 0; i /= 10 {
+		n--
+		buf[n] = byte('0' + i%10)
+	}
+	return string(buf[n:])
+}
