@@ -11,10 +11,10 @@ import (
 // namespace of the command's database and one reading of the clock. Every
 // read goes through get, which is the one place that decides expiry.
 type Txn struct {
-	t     *badger.Txn
-	s     *Store
-	ns    uint32
-	now   int64
+	t      *badger.Txn
+	s      *Store
+	ns     uint32
+	now    int64
 	writes *int // shared by the views in() returns: entries put or deleted
 }
 

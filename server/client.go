@@ -32,7 +32,7 @@ type Client struct {
 	closing bool // close after this reply (QUIT, protocol errors)
 	// inScript marks the client that runs a script's redis.call commands.
 	inScript bool
-	created time.Time
+	created  time.Time
 
 	// Read by CLIENT LIST and the idle reaper on other goroutines.
 	mu         sync.Mutex

@@ -71,9 +71,9 @@ type scripting struct {
 	poolMu sync.Mutex
 	pool   []*luaState
 
-	runs    scriptRuns
-	rand    *rand48
-	fn      *functionEngine
+	runs scriptRuns
+	rand *rand48
+	fn   *functionEngine
 }
 
 // scriptRun is one script or function call in progress.
