@@ -208,3 +208,27 @@ func itoa(i int) string {
 	}
 	return string(buf[n:])
 }
+
+// SORT ... BY inside a batch weighs by values the batch itself wrote.
+func TestBatchSortStoreSeesTheBatchsWrites(t *testing.T) {
+	s, _ := openTestStore(t)
+	err := s.Batch(batchKeys(0, "l", "w_1", "w_2", "w_3", "out"), func(st *Store) error {
+		if _, err := st.ListPush(0, b("l"), ListLeft, bs("3", "1", "2"), false); err != nil {
+			return err
+		}
+		for _, kv := range [][2]string{{"w_1", "10"}, {"w_2", "5"}, {"w_3", "1"}} {
+			if _, err := st.Set(0, b(kv[0]), b(kv[1]), SetArgs{}); err != nil {
+				return err
+			}
+		}
+		_, err := st.SortStore(0, b("l"), b("out"), SortArgs{By: b("w_*"), Count: -1})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	got, _, err := s.LRange(0, b("out"), 0, -1)
+	if err != nil || len(got) != 3 || string(got[0]) != "3" || string(got[1]) != "2" || string(got[2]) != "1" {
+		t.Fatalf("sorted by weight = %q, %v; want 3 2 1", got, err)
+	}
+}

@@ -59,10 +59,15 @@ func (s *Store) Sort(db int, key []byte, a SortArgs) ([][]byte, error) {
 func (s *Store) SortStore(db int, key, dst []byte, a SortArgs) (int64, error) {
 	var n int64
 	err := s.update(db, [][]byte{key, dst}, func(x *Txn) error {
-		snap := s.db.NewTransaction(false)
-		defer snap.Discard()
-		readOnly := 0
-		lookups := &Txn{t: snap, s: s, ns: x.ns, now: x.now, writes: &readOnly}
+		lookups := x
+		if s.batch == nil {
+			// In a batch the keys were locked and the lookups must see
+			// the batch's own writes: they use its transaction.
+			snap := s.db.NewTransaction(false)
+			defer snap.Discard()
+			readOnly := 0
+			lookups = &Txn{t: snap, s: s, ns: x.ns, now: x.now, writes: &readOnly}
+		}
 		out, err := x.sort(key, a, true, lookups)
 		if err != nil {
 			return err

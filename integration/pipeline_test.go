@@ -1,0 +1,149 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// pipelineMix is one pipeline that crosses every boundary of kvd's write
+// groups (server/pipeline.go): errors inside a group, a command reaching
+// keys its key positions do not name (SORT ... BY/STORE), MULTI/EXEC,
+// a blocking command, SELECT, a rename and FLUSHDB.
+var pipelineMix = [][]string{
+	{"SET", "s", "notanumber"}, {"INCR", "n"}, {"INCR", "s"}, {"LPUSH", "l", "3", "1", "2"},
+	{"SET", "w_1", "10"}, {"SET", "w_2", "5"}, {"SET", "w_3", "1"},
+	{"SORT", "l", "BY", "w_*", "STORE", "sorted"}, {"INCR", "n"}, {"LRANGE", "sorted", "0", "-1"},
+	{"GET", "n"}, {"MULTI"}, {"INCR", "n"}, {"EXEC"}, {"RPUSH", "q", "a"}, {"BLPOP", "q", "1"},
+	{"SET", "k", "v", "EX", "100"}, {"TTL", "k"}, {"DEL", "s"}, {"INCR", "s"}, {"MGET", "n", "s", "l"},
+	{"SELECT", "1"}, {"SET", "n", "x"}, {"GET", "n"}, {"SELECT", "0"}, {"GET", "n"},
+	{"HSET", "h", "f", "1"}, {"HINCRBY", "h", "f", "2"}, {"ZADD", "z", "1", "a"}, {"ZINCRBY", "z", "2", "a"},
+	{"RENAME", "h", "h2"}, {"HGETALL", "h2"}, {"FLUSHDB"}, {"DBSIZE"},
+}
+
+// pipelineMixReplies is what redis-server 7.0.15 answers to pipelineMix,
+// byte for byte.
+const pipelineMixReplies = "+OK\r\n:1\r\n-ERR value is not an integer or out of range\r\n:3\r\n" +
+	"+OK\r\n+OK\r\n+OK\r\n:3\r\n:2\r\n*3\r\n$1\r\n3\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n2\r\n" +
+	"+OK\r\n+QUEUED\r\n*1\r\n:3\r\n:1\r\n*2\r\n$1\r\nq\r\n$1\r\na\r\n+OK\r\n:100\r\n:1\r\n:1\r\n" +
+	"*3\r\n$1\r\n3\r\n$1\r\n1\r\n$-1\r\n+OK\r\n+OK\r\n$1\r\nx\r\n+OK\r\n$1\r\n3\r\n:1\r\n:3\r\n:1\r\n" +
+	"$1\r\n3\r\n+OK\r\n*2\r\n$1\r\nf\r\n$1\r\n3\r\n+OK\r\n:0\r\n"
+
+func sendPipeline(t *testing.T, addr string, cmds [][]string) string {
+	t.Helper()
+	c := dialRaw(t, addr)
+	var buf []byte
+	for _, cmd := range cmds {
+		buf = append(buf, encodeCommand(cmd)...)
+	}
+	c.Send(buf) // one write: the server reads it as one batch
+	var out strings.Builder
+	for range cmds {
+		out.Write(c.ReadReply())
+	}
+	return out.String()
+}
+
+func TestPipelineGroupsReplyAsRedis(t *testing.T) {
+	t.Parallel()
+	k := startKVD(t)
+	if got := sendPipeline(t, k.Addr, pipelineMix); got != pipelineMixReplies {
+		t.Fatalf("kvd's replies differ from Redis's:\n got %q\nwant %q", got, pipelineMixReplies)
+	}
+	// Replayed on a fresh connection: the state the first run left behind
+	// (FLUSHDB emptied db 0) gives the same replies again.
+	if got := sendPipeline(t, k.Addr, pipelineMix); got != pipelineMixReplies {
+		t.Fatalf("second run differs:\n got %q\nwant %q", got, pipelineMixReplies)
+	}
+}
+
+func TestPipelineGroupsLiveAgainstRedis(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	if got := sendPipeline(t, r.Addr, pipelineMix); got != pipelineMixReplies {
+		t.Fatalf("redis-server's replies changed; re-record pipelineMixReplies:\n got %q", got)
+	}
+}
+
+// Many clients pipelining read-modify-write commands on shared keys lose
+// nothing: groups lock their keys and commit whole.
+func TestPipelineGroupsConcurrentCounts(t *testing.T) {
+	t.Parallel()
+	k := startKVD(t)
+	const clients, rounds, depth = 16, 20, 50
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient(t, k.Addr, 2)
+			for range rounds {
+				p := c.Pipeline()
+				for j := range depth {
+					p.Incr(ctx, "ctr")
+					p.HIncrBy(ctx, "h", fmt.Sprintf("f%d", j%5), 1)
+					p.RPush(ctx, "log", i)
+				}
+				if _, err := p.Exec(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	c := newClient(t, k.Addr, 2)
+	const total = clients * rounds * depth
+	if n, err := c.Get(ctx, "ctr").Int(); err != nil || n != total {
+		t.Errorf("ctr = %d, %v; want %d", n, err, total)
+	}
+	if n, err := c.LLen(ctx, "log").Result(); err != nil || n != total {
+		t.Errorf("LLEN log = %d, %v; want %d", n, err, total)
+	}
+	vals, err := c.HGetAll(ctx, "h").Result()
+	if err != nil || len(vals) != 5 {
+		t.Fatalf("HGETALL h = %v, %v", vals, err)
+	}
+	for f, v := range vals {
+		if v != fmt.Sprint(total/5) {
+			t.Errorf("h[%s] = %s, want %d", f, v, total/5)
+		}
+	}
+}
+
+// A pipelined group's writes abort another client's WATCH, as separate
+// commands would.
+func TestPipelineGroupTouchesWatchers(t *testing.T) {
+	t.Parallel()
+	k := startKVD(t)
+	ctx := context.Background()
+	watcher := newClient(t, k.Addr, 2)
+	writer := newClient(t, k.Addr, 2)
+	err := watcher.Watch(ctx, func(tx *redis.Tx) error {
+		p := writer.Pipeline()
+		p.Set(ctx, "other", "1", 0)
+		p.Set(ctx, "watched", "changed", 0)
+		if _, err := p.Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "watched", "mine", 0)
+			return nil
+		})
+		return err
+	}, "watched")
+	if !errors.Is(err, redis.TxFailedErr) {
+		t.Fatalf("EXEC after a pipelined write to the watched key: %v, want TxFailedErr", err)
+	}
+}

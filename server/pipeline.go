@@ -1,0 +1,132 @@
+package server
+
+import (
+	"github.com/tidwall/redcon"
+
+	"github.com/kvd/kvd/engine"
+)
+
+// Pipelined writes run in groups: consecutive keyed commands of one
+// connection's read batch execute in a single engine batch (one badger
+// transaction, one commit, one fsync wait under appendfsync always) and
+// their replies go out after the commit. Each command stays atomic and the
+// order of replies is the order of commands; other clients see the whole
+// group or none of it, which is as if it ran without interleaving.
+//
+// A group holds the stripe locks of every key its commands name (from the
+// command table's key positions). A command that reaches further (SORT ...
+// BY, a key position the table does not describe) makes the engine refuse
+// the batch; the group is then discarded, replies included, and its
+// commands run one by one as usual. Their statistics count that attempt
+// too: the price of not parsing each command twice.
+const (
+	maxGroupCommands = 64
+	maxGroupKeys     = 512
+)
+
+// groupable reports whether a command may join a group: a data command
+// with keys, not blocking, not a script, not queued by MULTI. args are
+// checked for arity so that the key positions are meaningful; everything
+// else (auth, BUSY) execute checks again for each command.
+func (s *Server) groupable(c *Client, args [][]byte) (cmd *Command, ok bool) {
+	if len(args) == 0 || c.tx.inMulti || c.needsAuth() {
+		return nil, false
+	}
+	cmd = s.table.lookup(args[0])
+	if cmd == nil || cmd.Subcommands != nil || cmd.FirstKey == 0 || !cmd.arityOK(len(args)) {
+		return nil, false
+	}
+	if cmd.Flags&(FlagBlocking|FlagNoScript|FlagAdmin|FlagPubSub|FlagNoMulti) != 0 {
+		return nil, false
+	}
+	return cmd, cmd.Flags&(FlagWrite|FlagReadOnly) != 0
+}
+
+// servePipeline runs the first command and the rest of the connection's
+// read batch, grouping what it can, and queues every reply on conn.
+func (s *Server) servePipeline(conn redcon.Conn, c *Client, cmds []redcon.Command) {
+	for len(cmds) > 0 && !c.closing {
+		n, keys := s.nextRun(c, cmds)
+		if keys != nil {
+			s.executeGroup(c, cmds[:n], keys)
+		} else {
+			for _, rc := range cmds[:n] {
+				if c.closing {
+					break
+				}
+				s.execute(c, rc.Args)
+			}
+		}
+		conn.WriteRaw(c.w.Bytes())
+		c.w.Reset()
+		cmds = cmds[n:]
+	}
+}
+
+// nextRun returns how many of cmds (at least one) to run next, and the keys
+// to lock when they form a group; nil keys means one by one. A group has
+// two commands or more, one of them a write: reads alone gain little from
+// sharing a transaction and would take locks they do not need.
+func (s *Server) nextRun(c *Client, cmds []redcon.Command) (int, []engine.BatchKey) {
+	var keys []engine.BatchKey
+	writes := false
+	n := 0
+	for _, rc := range cmds {
+		cmd, ok := s.groupable(c, rc.Args)
+		if !ok || n == maxGroupCommands {
+			break
+		}
+		ks := cmd.keys(rc.Args)
+		if len(keys)+len(ks) > maxGroupKeys {
+			break
+		}
+		for _, k := range ks {
+			keys = append(keys, engine.BatchKey{DB: c.db, Key: k})
+		}
+		writes = writes || cmd.Flags&FlagWrite != 0
+		n++
+	}
+	switch {
+	case n == 0:
+		return 1, nil // not groupable: alone
+	case n == 1 || !writes:
+		return n, nil
+	}
+	return n, keys
+}
+
+// executeGroup runs cmds in one engine batch, or one by one when the batch
+// fails.
+func (s *Server) executeGroup(c *Client, cmds []redcon.Command, keys []engine.BatchKey) {
+	mark := c.w.Len()
+	shared := c.store
+	err := shared.Batch(keys, func(st *engine.Store) error {
+		// As in EXEC: the batch holds its keys until it commits, so
+		// clients blocked on them are served afterwards (tx.signals).
+		c.store, c.tx.inExec = st, true
+		defer func() { c.store, c.tx.inExec = shared, false }()
+		for _, rc := range cmds {
+			if c.closing {
+				break
+			}
+			s.execute(c, rc.Args)
+		}
+		return nil
+	})
+	signals := c.tx.signals
+	c.tx.signals = nil
+	if err != nil {
+		c.w.Truncate(mark)
+		c.closing = false
+		for _, rc := range cmds {
+			if c.closing {
+				break
+			}
+			s.execute(c, rc.Args)
+		}
+		return
+	}
+	for _, k := range signals {
+		s.blocking.signal(k.db, []byte(k.key))
+	}
+}
