@@ -47,6 +47,8 @@ type guardConn struct {
 	carry  []byte // the framed start of an unfinished command
 	buf    []byte // the array ready and carry live in
 	fail   string
+	// compact holds ready's commands cut for an unauthenticated client.
+	compact []byte
 	// early holds bytes read while the client was blocked (watchPeer);
 	// they are framed before anything newer from the socket.
 	early []byte
@@ -129,12 +131,34 @@ func (g *guardConn) frame(in []byte) {
 		// The rest stays where it is until redcon has taken ready; the
 		// next frame moves it to the front of the same array.
 		g.ready, g.carry = out[:done], out[done:]
+		if unauth && len(g.ready) > 0 {
+			g.compactUnauthenticated(c)
+		}
 	}
 	if msg != "" {
 		g.carry, g.buf = nil, nil
 	}
 	if len(g.carry) > queryBufferLimit && g.fail == "" {
 		g.fail, g.carry, g.buf = errQueryBufferLimit, nil, nil
+	}
+}
+
+// compactUnauthenticated cuts the arguments of the ready commands of a
+// client that has not authenticated to what their refusal needs
+// (protocol.CompactArgs). redcon copies every command it parses (and grows
+// its buffer by reallocation): a flood of 147 KB unauthenticated requests
+// otherwise allocates several times that per request, and the garbage
+// collector it drives stalled every other client for tens of ms.
+func (g *guardConn) compactUnauthenticated(c *Client) {
+	table := c.srv.table
+	keep := func(name []byte) bool {
+		cmd := table.lookup(name)
+		return cmd != nil && cmd.Flags&FlagNoAuth != 0
+	}
+	g.compact = protocol.CompactArgs(g.compact[:0], g.ready, protocol.UnauthArgPrefix, keep)
+	g.ready = g.compact
+	if cap(g.compact) > keepBufferMax {
+		g.compact = nil // ready keeps the array until redcon has read it
 	}
 }
 

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/kvd/kvd/protocol"
@@ -43,5 +45,31 @@ func TestGuardHandsOnWholeCommandsOnly(t *testing.T) {
 	g.frame([]byte("\r\n$1\r\nk\r\n"))
 	if string(g.ready) != "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n" || len(g.carry) != 0 {
 		t.Fatalf("ready %q carry %q", g.ready, g.carry)
+	}
+}
+
+// An unauthenticated client's commands reach the parser with their
+// arguments cut to what a refusal can quote; AUTH and what follows it
+// arrive intact.
+func TestGuardCutsUnauthenticatedArguments(t *testing.T) {
+	s := newTestServer(t, io.Discard)
+	c := newTestClient(s)
+	c.authed = false
+	g := &guardConn{framer: protocol.Framer{MaxBulk: 1 << 20}, client: c}
+	long := strings.Repeat("z", 16384)
+	set := protocol.AppendCommand(nil, [][]byte{[]byte("SET"), []byte("k"), []byte(long)})
+	auth := protocol.AppendCommand(nil, [][]byte{[]byte("AUTH"), []byte(long)})
+	g.frame(append(append(append([]byte(nil), set...), auth...), set...))
+	want := string(protocol.AppendCommand(nil, [][]byte{[]byte("SET"), []byte("k"), []byte(long[:protocol.UnauthArgPrefix])})) +
+		string(auth) + string(set)
+	if string(g.ready) != want {
+		t.Fatalf("ready holds %d bytes, want %d: the first SET cut, AUTH and the rest intact", len(g.ready), len(want))
+	}
+	// Once authenticated, nothing is cut.
+	c.authed = true
+	g.ready = nil
+	g.frame(set)
+	if string(g.ready) != string(set) {
+		t.Fatalf("an authenticated client's command was changed")
 	}
 }
