@@ -9,7 +9,8 @@
 //	'z' id score(8) member         a sorted set's score index
 //	'o' id                         a collection's owner: the ns and key whose
 //	                               record holds id, for the orphan sweeper
-//	'x' name                       engine metadata (database map, garbage list)
+//	'x' name                       engine metadata (database map, garbage
+//	                               list, function libraries; see metadata.go)
 //
 // A logical database (SELECT n) maps to a namespace number. FLUSHDB and
 // SWAPDB change only that map, so they are O(1); namespaces no longer mapped
@@ -32,6 +33,10 @@ var (
 	metaDBMap   = []byte("xdbmap")  // ns of each logical db, uint32 BE each
 	metaNextNS  = []byte("xnextns") // the next unused namespace number
 	metaGarbage = []byte("xgarbage")
+	// metaFunctions holds the server's function libraries, one opaque blob
+	// (metadata.go). Like every 'x' key it is outside each namespace, so
+	// SCAN, KEYS, DBSIZE and FLUSHDB/FLUSHALL never see it.
+	metaFunctions = []byte("xfunctions")
 )
 
 // encodeKey returns the badger key of userkey in namespace ns.

@@ -112,7 +112,7 @@ func FuzzKeyEncoding(f *testing.F) {
 			t.Fatalf("resuming after %q skips %q", k1, k2)
 		}
 		// Meta keys never collide with user keys.
-		for _, m := range [][]byte{metaDBMap, metaNextNS, metaGarbage} {
+		for _, m := range [][]byte{metaDBMap, metaNextNS, metaGarbage, metaFunctions} {
 			if bytes.HasPrefix(m, nsPrefix(ns1)) || bytes.Equal(m, e1) {
 				t.Fatalf("meta key %q inside ns %d", m, ns1)
 			}

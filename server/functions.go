@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/kvd/kvd/engine"
 	"github.com/kvd/kvd/protocol"
 )
 
@@ -23,12 +25,26 @@ import (
 // Lua state whose globals switch between the load-time API and the normal
 // script globals.
 //
-// Libraries live in memory only. Redis persists them in the RDB/AOF; kvd
-// would need the engine to store them (a reserved metadata key written in
-// the same badger transaction machinery as the database map, with the
-// libraries' code, reloaded at startup by running FUNCTION RESTORE's path).
-// Until then they are lost on restart; FUNCTION DUMP / RESTORE can carry
-// them across.
+// Libraries survive restarts, as Redis keeps them in its RDB/AOF: every
+// change of the set (FUNCTION LOAD, DELETE, FLUSH, RESTORE) saves the whole
+// set in the store (engine.Store.SaveFunctions, one reserved metadata key
+// outside every database, so FLUSHALL keeps it) before the reply, with the
+// store's fsync policy. The blob is the FUNCTION DUMP payload
+// (functions_dump.go). At startup restoreSaved runs it through FUNCTION
+// RESTORE's path (loadPayload, install); a blob that does not load is
+// logged and kvd starts with no libraries.
+//
+// A change whose save fails is rolled back in memory, and the client gets
+// the storage error (MISCONF when the disk guard refuses writes): see
+// change.
+//
+// Lock order: the store (a script's batch or Exclusive) comes before
+// stateMu (scripting.runOn), and stateMu before mu (state() rebuilding
+// libraries under a call). A change holds mu, and not stateMu, while it
+// saves; SaveFunctions takes no store lock (not mapMu, not a stripe) and
+// waits only for badger and the group fsync, which never wait for any of
+// these locks, so holding mu across it closes no cycle. It also works
+// inside EXEC, whose exclusive hold of the store it does not need.
 
 const (
 	functionLoadTimeout = 500 * time.Millisecond // LOAD_TIMEOUT_MS
@@ -47,6 +63,8 @@ type functionEngine struct {
 	loadAPI *lua.LTable  // the globals a library sees while it loads
 	loading *functionLib // the library being loaded, for register_function
 
+	// mu guards libs and funcs. A change holds it until the new set is
+	// saved in the store (change).
 	mu    sync.RWMutex
 	libs  map[string]*functionLib // by name, case-sensitive as in Redis
 	funcs map[string]*luaFunction // by lower-case name: names are case-insensitive
@@ -477,26 +495,25 @@ func (fe *functionEngine) cmdLoad(c *Client, args [][]byte) {
 		c.w.Error("ERR " + msg)
 		return
 	}
-	fe.mu.Lock()
-	msg = fe.install([]*functionLib{lib}, replace, true)
-	fe.mu.Unlock()
-	if msg != "" {
-		c.w.Error("ERR " + msg)
+	msg, err := fe.change(func() string { return fe.install([]*functionLib{lib}, replace, true) })
+	if !replyChange(c, "function|load", msg, err) {
 		return
 	}
 	c.w.BulkString(lib.name)
 }
 
 func (fe *functionEngine) cmdDelete(c *Client, args [][]byte) {
-	fe.mu.Lock()
-	defer fe.mu.Unlock()
-	lib := fe.libs[string(args[2])]
-	if lib == nil {
-		c.w.Error("ERR Library not found")
-		return
+	msg, err := fe.change(func() string {
+		lib := fe.libs[string(args[2])]
+		if lib == nil {
+			return "Library not found"
+		}
+		fe.unlink(lib)
+		return ""
+	})
+	if replyChange(c, "function|delete", msg, err) {
+		c.w.OK()
 	}
-	fe.unlink(lib)
-	c.w.OK()
 }
 
 func (fe *functionEngine) cmdFlush(c *Client, args [][]byte) {
@@ -508,11 +525,94 @@ func (fe *functionEngine) cmdFlush(c *Client, args [][]byte) {
 		c.w.Error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
 		return
 	}
+	msg, err := fe.change(func() string {
+		fe.libs = map[string]*functionLib{}
+		fe.funcs = map[string]*luaFunction{}
+		return ""
+	})
+	if replyChange(c, "function|flush", msg, err) {
+		c.w.OK()
+	}
+}
+
+// change applies a change of the library set and saves the new set in the
+// store, holding mu throughout: no FCALL or FUNCTION LIST sees a set that
+// is not saved, and saves cannot commit out of order. apply returns an
+// error message (without "ERR ") when it refuses, leaving the set as it
+// was. If the save fails, the change is rolled back: the set before it is
+// put back (apply may have changed the maps in place, hence the clones)
+// and saved again, best effort, in case the failed save had committed
+// and only its fsync failed. Nothing to undo when the disk guard refused
+// the write.
+func (fe *functionEngine) change(apply func() string) (string, error) {
 	fe.mu.Lock()
-	fe.libs = map[string]*functionLib{}
-	fe.funcs = map[string]*luaFunction{}
-	fe.mu.Unlock()
-	c.w.OK()
+	defer fe.mu.Unlock()
+	libs, funcs := maps.Clone(fe.libs), maps.Clone(fe.funcs)
+	if msg := apply(); msg != "" {
+		fe.libs, fe.funcs = libs, funcs
+		return msg, nil
+	}
+	store := fe.e.srv.store
+	err := store.SaveFunctions(dumpLibraries(fe.sortedLibsLocked()))
+	if err == nil {
+		return "", nil
+	}
+	fe.libs, fe.funcs = libs, funcs
+	if !errors.Is(err, engine.ErrDiskFull) {
+		if rerr := store.SaveFunctions(dumpLibraries(fe.sortedLibsLocked())); rerr != nil {
+			fe.e.srv.log.Error("saving the function libraries back after a failed change failed", "err", rerr)
+		}
+	}
+	return "", err
+}
+
+// replyChange replies to a change that was refused (msg) or whose save
+// failed (err, through replyErr: "ERR storage error: ..." or MISCONF), and
+// reports whether it succeeded, leaving the success reply to the caller.
+func replyChange(c *Client, cmd, msg string, err error) bool {
+	switch {
+	case err != nil:
+		c.replyErr(cmd, err)
+	case msg != "":
+		c.w.Error("ERR " + msg)
+	default:
+		return true
+	}
+	return false
+}
+
+// restoreSaved installs the libraries saved in the store, at startup, by
+// FUNCTION RESTORE's path. Libraries that do not load (a corrupt blob, or
+// code an upgrade of kvd no longer accepts) are logged and skipped: kvd
+// starts with none rather than not at all, and the next change of the set
+// replaces the saved ones.
+func (fe *functionEngine) restoreSaved() {
+	blob, err := fe.e.srv.store.LoadFunctions()
+	if err != nil {
+		fe.e.srv.log.Error("reading the saved function libraries failed; starting with none", "err", err)
+		return
+	}
+	if blob == nil {
+		return // never saved
+	}
+	if !verifyDumpPayload(blob) {
+		fe.e.srv.log.Error("the saved function libraries are corrupt (bad version or checksum); starting with none",
+			"bytes", len(blob))
+		return
+	}
+	libs, msg := fe.loadPayload(blob)
+	if msg == "" {
+		fe.mu.Lock()
+		msg = fe.install(libs, false, false)
+		fe.mu.Unlock()
+	}
+	if msg != "" {
+		fe.e.srv.log.Error("loading the saved function libraries failed; starting with none", "err", msg)
+		return
+	}
+	if len(libs) > 0 {
+		fe.e.srv.log.Info("function libraries loaded", "libraries", len(libs))
+	}
 }
 
 // errSubcommandSyntax is Redis's addReplySubcommandSyntaxError.
@@ -529,6 +629,11 @@ func errSubcommandSyntax(container string, sub []byte) string {
 func (fe *functionEngine) sortedLibs() []*functionLib {
 	fe.mu.RLock()
 	defer fe.mu.RUnlock()
+	return fe.sortedLibsLocked()
+}
+
+// sortedLibsLocked is sortedLibs for a caller that holds mu.
+func (fe *functionEngine) sortedLibsLocked() []*functionLib {
 	libs := make([]*functionLib, 0, len(fe.libs))
 	for _, l := range fe.libs {
 		libs = append(libs, l)

@@ -24,12 +24,18 @@ const (
 )
 
 func (fe *functionEngine) cmdDump(c *Client, args [][]byte) {
+	c.w.Bulk(dumpLibraries(fe.sortedLibs()))
+}
+
+// dumpLibraries is the FUNCTION DUMP payload of libs. It is also what the
+// store keeps (functionEngine.change) and restoreSaved loads at startup.
+func dumpLibraries(libs []*functionLib) []byte {
 	var out []byte
-	for _, lib := range fe.sortedLibs() {
+	for _, lib := range libs {
 		out = append(out, rdbOpcodeFunction2)
 		out = rdbAppendString(out, []byte(lib.code))
 	}
-	c.w.Bulk(appendDumpFooter(out))
+	return appendDumpFooter(out)
 }
 
 // appendDumpFooter adds the RDB version and the checksum.
@@ -78,17 +84,16 @@ func (fe *functionEngine) cmdRestore(c *Client, args [][]byte) {
 		c.w.Error("ERR " + msg)
 		return
 	}
-	fe.mu.Lock()
-	defer fe.mu.Unlock()
-	if policy == "flush" {
-		fe.libs = map[string]*functionLib{}
-		fe.funcs = map[string]*luaFunction{}
+	msg, err := fe.change(func() string {
+		if policy == "flush" {
+			fe.libs = map[string]*functionLib{}
+			fe.funcs = map[string]*luaFunction{}
+		}
+		return fe.install(libs, policy == "replace", false)
+	})
+	if replyChange(c, "function|restore", msg, err) {
+		c.w.OK()
 	}
-	if msg := fe.install(libs, policy == "replace", false); msg != "" {
-		c.w.Error("ERR " + msg)
-		return
-	}
-	c.w.OK()
 }
 
 // loadPayload compiles and runs every library of a dump payload, without

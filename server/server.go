@@ -82,6 +82,9 @@ func New(cfg Config, store *engine.Store, log *slog.Logger) (*Server, error) {
 	}
 	s.table = t
 	store.SetWatcher(s.watches)
+	// Function libraries saved by an earlier run (FUNCTION LOAD survives
+	// restarts); failures are logged, not fatal.
+	s.scripting.fn.restoreSaved()
 	return s, nil
 }
 
