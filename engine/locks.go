@@ -15,6 +15,9 @@ const stripeCount = 1024
 type keyLocks struct {
 	seed    maphash.Seed
 	stripes [stripeCount]sync.Mutex
+	// queues hold single-stripe writes waiting for the stripe's combiner
+	// (combine.go).
+	queues [stripeCount]combineQueue
 }
 
 func newKeyLocks() *keyLocks { return &keyLocks{seed: maphash.MakeSeed()} }

@@ -67,6 +67,9 @@ func (s *Store) lockedCommit(db int, targets []lockKey, fn func(x *Txn) error) (
 	if !s.exclusive {
 		s.mapMu.RLock()
 		defer s.mapMu.RUnlock()
+		if id, ok := s.singleStripe(targets); ok {
+			return s.combinedCommit(id, &combinedOp{db: db, targets: targets, fn: fn})
+		}
 		var locks lockSet
 		for _, t := range targets {
 			locks.add(s.locks.stripe(s.nsOf[t.db], t.key))
