@@ -24,8 +24,11 @@ type Config struct {
 	MaxClients      int
 	Timeout         int // idle seconds; 0 = never
 	ProtoMaxBulkLen int64
-	LogLevel        string
-	ConfigFile      string
+	// Memory sizing of the store (engine.Options), in bytes; 0 keeps the
+	// engine's default. The binary applies them when it opens the store.
+	MemTableSize, BlockCacheSize, IndexCacheSize int64
+	LogLevel                                     string
+	ConfigFile                                   string
 	// Level, when set, is the logger's level: CONFIG SET loglevel changes it.
 	Level *slog.LevelVar
 }

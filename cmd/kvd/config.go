@@ -36,6 +36,16 @@ func settings() []setting {
 			return nil
 		}}
 	}
+	memSetting := func(name, usage string, field func(*server.Config) *int64) setting {
+		return setting{name, usage, func(cfg *server.Config, v string) error {
+			n, err := server.ParseMemory(v)
+			if err != nil || n < 1<<20 {
+				return fmt.Errorf("%s must be a memory value of at least 1mb, got %q", name, v)
+			}
+			*field(cfg) = n
+			return nil
+		}}
+	}
 	return []setting{
 		{"bind", "address to listen on (0.0.0.0 for all interfaces)", func(cfg *server.Config, v string) error {
 			// redis.conf allows several addresses; kvd listens on the first.
@@ -69,6 +79,11 @@ func settings() []setting {
 			cfg.LogLevel = v
 			return nil
 		}},
+		// badger's memory: what RSS is made of, whatever the dataset's size
+		// (docs/engine.md, "Memory sizing").
+		memSetting("memtable-size", "write buffer per memtable, up to 3 in memory (default 16mb)", func(c *server.Config) *int64 { return &c.MemTableSize }),
+		memSetting("block-cache-size", "cache of data blocks read from disk (default 32mb)", func(c *server.Config) *int64 { return &c.BlockCacheSize }),
+		memSetting("index-cache-size", "cache of table indexes and bloom filters (default 16mb)", func(c *server.Config) *int64 { return &c.IndexCacheSize }),
 		// Redis persistence directives: kvd always persists, so these are
 		// accepted in a redis.conf and otherwise ignored.
 		{"appendonly", "accepted for redis.conf compatibility; kvd always persists", func(*server.Config, string) error { return errIgnored }},

@@ -52,6 +52,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts.Databases = cfg.Databases
 	opts.Fsync = cfg.Fsync
 	opts.Logger = log
+	if cfg.MemTableSize > 0 {
+		opts.MemTableSize = cfg.MemTableSize
+		opts.DiskReserve = 4 * cfg.MemTableSize
+	}
+	if cfg.BlockCacheSize > 0 {
+		opts.BlockCacheSize = cfg.BlockCacheSize
+	}
+	if cfg.IndexCacheSize > 0 {
+		opts.IndexCacheSize = cfg.IndexCacheSize
+	}
 	store, err := engine.Open(opts)
 	if err != nil {
 		log.Error("cannot open the data directory (is another kvd using it?)", "dir", cfg.Dir, "err", err)

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# kvd with a dataset larger than its memory: load N keys of 100 bytes with
+# badger's caches capped, then random GETs over all of them. Reports RSS,
+# disk size and GET throughput and latency. See bench/README.md.
+set -euo pipefail
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+	cat <<'EOF'
+usage: bench/large.sh [options]
+
+  --keys N             keys to load (default 20000000)
+  --block-cache SIZE   kvd --block-cache-size (default 64mb)
+  --index-cache SIZE   kvd --index-cache-size (default 64mb)
+  --gets N             random GETs measured (default 300000)
+  --durability X       kvd --appendfsync (default everysec)
+  --out FILE           Markdown result file (default bench/results/<date>_<time>-large.md)
+  --kvd-bin PATH       use this kvd binary instead of building the working tree
+  -h, --help           this help
+EOF
+}
+
+CMDLINE="$(quote_cmd "bench/large.sh" "$@")"
+KEYS=20000000
+BLOCK=64mb
+INDEX=64mb
+GETS=300000
+DUR=everysec
+OUT=""
+while (($#)); do
+	case "$1" in
+	--keys) KEYS=${2:?}; shift ;;
+	--block-cache) BLOCK=${2:?}; shift ;;
+	--index-cache) INDEX=${2:?}; shift ;;
+	--gets) GETS=${2:?}; shift ;;
+	--durability) DUR=${2:?}; shift ;;
+	--kvd-bin) KVD_PREBUILT=${2:?}; shift ;;
+	--out) OUT=${2:?}; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown option '$1'" ;;
+	esac
+	shift
+done
+[[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "--keys must be a positive integer"
+
+need go redis-cli redis-benchmark python3
+bench_setup
+: "${OUT:=$BENCH_DIR/results/$(date +%Y-%m-%d_%H%M)-large.md}"
+mkdir -p "$(dirname "$OUT")"
+build_kvd "$WORK/kvd"
+
+read -r PORT <<<"$(free_ports 1)"
+DATA=$WORK/kvd-data
+mkdir -p "$DATA"
+KCMD=("$WORK/kvd" --bind 127.0.0.1 --port "$PORT" --dir "$DATA" --appendfsync "$DUR"
+	--block-cache-size "$BLOCK" --index-cache-size "$INDEX" --loglevel warning)
+start_server "kvd" "$WORK/kvd.log" -- "${KCMD[@]}"
+KPID=$STARTED_PID
+wait_ready "$KPID" "$PORT" "$WORK/kvd.log" || die "kvd did not start"
+
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+
+# Keys are named as redis-benchmark names them (__rand_int__ is 12 digits),
+# so that the GETs below hit: key:000000000000 ... key:<N-1>.
+log "loading $KEYS keys of 100 bytes through redis-cli --pipe"
+LOAD_START=$(date +%s.%N)
+python3 - "$KEYS" <<'EOF' | redis-cli -p "$PORT" --pipe >"$WORK/load.txt"
+import sys
+n = int(sys.argv[1])
+value = b"v" * 100
+out = sys.stdout.buffer
+chunk = []
+for i in range(n):
+    k = b"key:%012d" % i
+    chunk.append(b"*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$100\r\n%s\r\n" % (k, value))
+    if len(chunk) == 10000:
+        out.write(b"".join(chunk))
+        chunk = []
+out.write(b"".join(chunk))
+EOF
+LOAD_END=$(date +%s.%N)
+tail -n 2 "$WORK/load.txt" >&2
+grep -q "errors: 0" "$WORK/load.txt" || die "the load had errors: $(tail -n 1 "$WORK/load.txt")"
+LOAD_SECS=$(python3 -c "print(f'{$LOAD_END - $LOAD_START:.0f}')")
+PEAK_LOAD_KB=$(peak_rss_kb "$KPID")
+sleep 5 # let flushes settle
+RSS_AFTER_LOAD_KB=$(rss_kb "$KPID")
+DISK_KB=$(dir_kb "$DATA")
+DBSIZE=$(redis-cli -p "$PORT" DBSIZE)
+
+log "random GETs: redis-benchmark -c 50 -n $GETS -r $KEYS -t get"
+redis-benchmark -p "$PORT" -c 50 -n "$GETS" -r "$KEYS" -t get --csv >"$WORK/get.csv" 2>/dev/null
+redis-benchmark -p "$PORT" -c 1 -n $((GETS / 10)) -r "$KEYS" -t get --csv >"$WORK/get1.csv" 2>/dev/null
+HITS=$(for i in $(seq 1 200); do redis-cli -p "$PORT" GET "key:$(printf %012d $((RANDOM * 32768 % KEYS)))"; done | grep -c '^v')
+RSS_AFTER_GETS_KB=$(rss_kb "$KPID")
+PEAK_KB=$(peak_rss_kb "$KPID")
+
+csv_field() { # FILE COLUMN (1-based), the data line
+	awk -F'","' -v c="$2" 'NR==2{gsub(/"/,"",$c); print $c}' "$1"
+}
+{
+	echo "# kvd with a dataset larger than its caches, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "Command: \`$CMDLINE\`"
+	echo
+	machine_header
+	echo
+	echo "## Settings"
+	echo
+	echo "- kvd: \`${KCMD[*]/#$WORK\//}\`"
+	echo "- load: $KEYS \`SET key:<12 digits> <100 bytes>\` through \`redis-cli --pipe\` (pipelined)"
+	echo "- GETs: \`redis-benchmark -c 50 -n $GETS -r $KEYS -t get\` and \`-c 1 -n $((GETS / 10))\`"
+	echo
+	echo "## Results"
+	echo
+	echo "| measure | value |"
+	echo "|---|---:|"
+	echo "| keys (DBSIZE) | $DBSIZE |"
+	echo "| load time | ${LOAD_SECS} s ($(python3 -c "print(f'{$KEYS / max(1, $LOAD_SECS):,.0f}')") keys/s) |"
+	echo "| peak RSS during the load | $((PEAK_LOAD_KB / 1024)) MB |"
+	echo "| RSS after the load | $((RSS_AFTER_LOAD_KB / 1024)) MB |"
+	echo "| disk (data directory) | $((DISK_KB / 1024)) MB |"
+	echo "| GET c50 ops/s | $(csv_field "$WORK/get.csv" 2) |"
+	echo "| GET c50 p50 / p99 ms | $(csv_field "$WORK/get.csv" 5) / $(csv_field "$WORK/get.csv" 7) |"
+	echo "| GET c1 ops/s | $(csv_field "$WORK/get1.csv" 2) |"
+	echo "| GET c1 p50 / p99 ms | $(csv_field "$WORK/get1.csv" 5) / $(csv_field "$WORK/get1.csv" 7) |"
+	echo "| hits in 200 random GETs | $HITS |"
+	echo "| RSS after the GETs / peak | $((RSS_AFTER_GETS_KB / 1024)) MB / $((PEAK_KB / 1024)) MB |"
+} >"$OUT"
+cat "$OUT"
+log "results written to $OUT"

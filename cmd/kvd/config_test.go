@@ -1,0 +1,36 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMemorySettings(t *testing.T) {
+	cfg, _, err := parseArgs([]string{"--block-cache-size", "64mb", "--index-cache-size", "1gb", "--memtable-size", "8388608"}, io.Discard, new(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BlockCacheSize != 64<<20 || cfg.IndexCacheSize != 1<<30 || cfg.MemTableSize != 8<<20 {
+		t.Fatalf("sizes = %d %d %d", cfg.BlockCacheSize, cfg.IndexCacheSize, cfg.MemTableSize)
+	}
+	for _, bad := range []string{"100k", "0", "lots", "-1mb"} {
+		if _, _, err := parseArgs([]string{"--block-cache-size", bad}, io.Discard, new(string)); err == nil || !strings.Contains(err.Error(), "block-cache-size") {
+			t.Errorf("--block-cache-size %s: err %v, want a refusal naming the setting", bad, err)
+		}
+	}
+	// The same directives in a redis.conf-style file.
+	conf := filepath.Join(t.TempDir(), "kvd.conf")
+	if err := os.WriteFile(conf, []byte("block-cache-size 128mb\nmemtable-size 32mb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err = parseArgs([]string{conf}, io.Discard, new(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BlockCacheSize != 128<<20 || cfg.MemTableSize != 32<<20 || cfg.IndexCacheSize != 0 {
+		t.Fatalf("from the file: %d %d %d", cfg.BlockCacheSize, cfg.MemTableSize, cfg.IndexCacheSize)
+	}
+}
