@@ -61,6 +61,10 @@ KPID=$STARTED_PID
 wait_ready "$KPID" "$PORT" "$WORK/kvd.log" || die "kvd did not start"
 
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+# RSS split: anonymous memory (heap, memtables, caches) is what kvd holds;
+# file-backed pages are badger's memory-mapped tables in the page cache,
+# which the kernel drops under memory pressure.
+rss_split() { awk '/^RssAnon/{a=$2} /^RssFile/{f=$2} END{printf "%d MB anon + %d MB file-backed", a/1024, f/1024}' "/proc/$1/status"; }
 
 # Keys are named as redis-benchmark names them (__rand_int__ is 12 digits),
 # so that the GETs below hit: key:000000000000 ... key:<N-1>.
@@ -87,6 +91,7 @@ LOAD_SECS=$(python3 -c "print(f'{$LOAD_END - $LOAD_START:.0f}')")
 PEAK_LOAD_KB=$(peak_rss_kb "$KPID")
 sleep 5 # let flushes settle
 RSS_AFTER_LOAD_KB=$(rss_kb "$KPID")
+SPLIT_AFTER_LOAD=$(rss_split "$KPID")
 DISK_KB=$(dir_kb "$DATA")
 DBSIZE=$(redis-cli -p "$PORT" DBSIZE)
 
@@ -95,6 +100,7 @@ redis-benchmark -p "$PORT" -c 50 -n "$GETS" -r "$KEYS" -t get --csv >"$WORK/get.
 redis-benchmark -p "$PORT" -c 1 -n $((GETS / 10)) -r "$KEYS" -t get --csv >"$WORK/get1.csv" 2>/dev/null
 HITS=$(for i in $(seq 1 200); do redis-cli -p "$PORT" GET "key:$(printf %012d $((RANDOM * 32768 % KEYS)))"; done | grep -c '^v')
 RSS_AFTER_GETS_KB=$(rss_kb "$KPID")
+SPLIT_AFTER_GETS=$(rss_split "$KPID")
 PEAK_KB=$(peak_rss_kb "$KPID")
 
 csv_field() { # FILE COLUMN (1-based), the data line
@@ -120,14 +126,14 @@ csv_field() { # FILE COLUMN (1-based), the data line
 	echo "| keys (DBSIZE) | $DBSIZE |"
 	echo "| load time | ${LOAD_SECS} s ($(python3 -c "print(f'{$KEYS / max(1, $LOAD_SECS):,.0f}')") keys/s) |"
 	echo "| peak RSS during the load | $((PEAK_LOAD_KB / 1024)) MB |"
-	echo "| RSS after the load | $((RSS_AFTER_LOAD_KB / 1024)) MB |"
+	echo "| RSS after the load | $((RSS_AFTER_LOAD_KB / 1024)) MB ($SPLIT_AFTER_LOAD) |"
 	echo "| disk (data directory) | $((DISK_KB / 1024)) MB |"
 	echo "| GET c50 ops/s | $(csv_field "$WORK/get.csv" 2) |"
 	echo "| GET c50 p50 / p99 ms | $(csv_field "$WORK/get.csv" 5) / $(csv_field "$WORK/get.csv" 7) |"
 	echo "| GET c1 ops/s | $(csv_field "$WORK/get1.csv" 2) |"
 	echo "| GET c1 p50 / p99 ms | $(csv_field "$WORK/get1.csv" 5) / $(csv_field "$WORK/get1.csv" 7) |"
 	echo "| hits in 200 random GETs | $HITS |"
-	echo "| RSS after the GETs / peak | $((RSS_AFTER_GETS_KB / 1024)) MB / $((PEAK_KB / 1024)) MB |"
+	echo "| RSS after the GETs / peak | $((RSS_AFTER_GETS_KB / 1024)) MB ($SPLIT_AFTER_GETS) / $((PEAK_KB / 1024)) MB |"
 } >"$OUT"
 cat "$OUT"
 log "results written to $OUT"
