@@ -12,7 +12,7 @@ usage() {
 usage: bench/large.sh [options]
 
   --keys N             keys to load (default 20000000)
-  --block-cache SIZE   kvd --block-cache-size (default 64mb)
+  --block-cache SIZE   kvd --block-cache-size (default 0: none)
   --index-cache SIZE   kvd --index-cache-size (default 64mb)
   --gets N             random GETs measured (default 300000)
   --durability X       kvd --appendfsync (default everysec)
@@ -24,7 +24,7 @@ EOF
 
 CMDLINE="$(quote_cmd "bench/large.sh" "$@")"
 KEYS=20000000
-BLOCK=64mb
+BLOCK=0
 INDEX=64mb
 GETS=300000
 DUR=everysec

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Store is kvd's keyspace on one badger database. A Store value is a handle
@@ -108,9 +107,8 @@ func Open(opts Options) (*Store, error) {
 	if opts.NumMemtables == 0 {
 		opts.NumMemtables = def.NumMemtables
 	}
-	if opts.BlockCacheSize == 0 {
-		opts.BlockCacheSize = def.BlockCacheSize
-	}
+	// BlockCacheSize 0 is a choice, not a default to fill in: no block
+	// cache (see DefaultOptions).
 	if opts.IndexCacheSize == 0 {
 		opts.IndexCacheSize = def.IndexCacheSize
 	}
@@ -142,7 +140,7 @@ func Open(opts Options) (*Store, error) {
 		// larger than the cache. Uncompressed blocks are read in place.
 		// Each table records its own compression, so directories written
 		// before this still read correctly.
-		WithCompression(options.None)
+		WithCompression(opts.tableCompression)
 	db, err := badger.Open(bopts)
 	if err != nil {
 		return nil, fmt.Errorf("open data directory %s: %w", opts.Dir, err)

@@ -2,12 +2,16 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // fakeClock is an injectable Options.Now that only moves when told to.
@@ -49,7 +53,6 @@ func testOptions(dir string, clock *fakeClock) Options {
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MemTableSize:   8 << 20,
 		NumMemtables:   2,
-		BlockCacheSize: 4 << 20,
 		IndexCacheSize: 4 << 20,
 		ValueThreshold: 1 << 10,
 		GCInterval:     time.Hour, // tests call sweepGarbage themselves
@@ -201,4 +204,28 @@ func TestOpenAppliesDefaults(t *testing.T) {
 	wantErr(t, "Set on db 16", err, ErrDBIndex)
 	wantErr(t, "SwapDB(0, 16)", s.SwapDB(0, 16), ErrDBIndex)
 	wantErr(t, "FlushDB(16)", s.FlushDB(16), ErrDBIndex)
+}
+
+// kvd writes uncompressed tables and runs without a block cache; tables an
+// older kvd wrote with snappy still read (decompressed per read).
+func TestNoBlockCacheReadsOldCompressedTables(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock()
+	old, closer := openStoreAt(t, dir, clock, func(o *Options) {
+		o.tableCompression = options.Snappy
+		o.BlockCacheSize = 8 << 20 // badger refuses compression without one
+	})
+	for i := range 5000 {
+		mustSetPlain(t, old, 0, fmt.Sprintf("k%d", i), strings.Repeat("v", 100))
+	}
+	if err := closer.close(); err != nil { // flushes the memtable: compressed tables
+		t.Fatal(err)
+	}
+	s, _ := openStoreAt(t, dir, clock, func(o *Options) { o.BlockCacheSize = DefaultOptions(dir).BlockCacheSize })
+	if s.db.BlockCacheMetrics() != nil {
+		t.Fatalf("the default options give a block cache (%d bytes)", s.opts.BlockCacheSize)
+	}
+	for _, i := range []int{0, 1234, 4999} {
+		wantValue(t, s, 0, fmt.Sprintf("k%d", i), strings.Repeat("v", 100))
+	}
 }

@@ -24,7 +24,7 @@ type Config struct {
 	MaxClients      int
 	Timeout         int // idle seconds; 0 = never
 	ProtoMaxBulkLen int64
-	// Memory sizing of the store (engine.Options), in bytes; 0 keeps the
+	// Memory sizing of the store (engine.Options), in bytes; -1 keeps the
 	// engine's default. The binary applies them when it opens the store.
 	MemTableSize, BlockCacheSize, IndexCacheSize int64
 	LogLevel                                     string
@@ -52,6 +52,9 @@ func DefaultConfig() Config {
 		Fsync:           engine.FsyncEverySec,
 		MaxClients:      10000,
 		ProtoMaxBulkLen: 512 << 20,
+		MemTableSize:    -1,
+		BlockCacheSize:  -1,
+		IndexCacheSize:  -1,
 		LogLevel:        "notice",
 	}
 }

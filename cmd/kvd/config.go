@@ -36,10 +36,13 @@ func settings() []setting {
 			return nil
 		}}
 	}
-	memSetting := func(name, usage string, field func(*server.Config) *int64) setting {
+	memSetting := func(name, usage string, zeroOK bool, field func(*server.Config) *int64) setting {
 		return setting{name, usage, func(cfg *server.Config, v string) error {
 			n, err := server.ParseMemory(v)
-			if err != nil || n < 1<<20 {
+			if err != nil || (n < 1<<20 && !(zeroOK && n == 0)) {
+				if zeroOK {
+					return fmt.Errorf("%s must be 0 or a memory value of at least 1mb, got %q", name, v)
+				}
 				return fmt.Errorf("%s must be a memory value of at least 1mb, got %q", name, v)
 			}
 			*field(cfg) = n
@@ -81,9 +84,9 @@ func settings() []setting {
 		}},
 		// badger's memory: what RSS is made of, whatever the dataset's size
 		// (docs/engine.md, "Memory sizing").
-		memSetting("memtable-size", "write buffer per memtable, up to 3 in memory (default 16mb)", func(c *server.Config) *int64 { return &c.MemTableSize }),
-		memSetting("block-cache-size", "cache of data blocks read from disk (default 32mb)", func(c *server.Config) *int64 { return &c.BlockCacheSize }),
-		memSetting("index-cache-size", "cache of table indexes and bloom filters (default 16mb)", func(c *server.Config) *int64 { return &c.IndexCacheSize }),
+		memSetting("memtable-size", "write buffer per memtable, up to 3 in memory (default 16mb)", false, func(c *server.Config) *int64 { return &c.MemTableSize }),
+		memSetting("block-cache-size", "cache of data blocks (default 0: none, the page cache serves memory-mapped tables)", true, func(c *server.Config) *int64 { return &c.BlockCacheSize }),
+		memSetting("index-cache-size", "cache of table indexes and bloom filters (default 16mb)", false, func(c *server.Config) *int64 { return &c.IndexCacheSize }),
 		// Redis persistence directives: kvd always persists, so these are
 		// accepted in a redis.conf and otherwise ignored.
 		{"appendonly", "accepted for redis.conf compatibility; kvd always persists", func(*server.Config, string) error { return errIgnored }},

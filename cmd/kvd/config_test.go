@@ -16,10 +16,18 @@ func TestMemorySettings(t *testing.T) {
 	if cfg.BlockCacheSize != 64<<20 || cfg.IndexCacheSize != 1<<30 || cfg.MemTableSize != 8<<20 {
 		t.Fatalf("sizes = %d %d %d", cfg.BlockCacheSize, cfg.IndexCacheSize, cfg.MemTableSize)
 	}
-	for _, bad := range []string{"100k", "0", "lots", "-1mb"} {
+	for _, bad := range []string{"100k", "lots", "-1mb"} {
 		if _, _, err := parseArgs([]string{"--block-cache-size", bad}, io.Discard, new(string)); err == nil || !strings.Contains(err.Error(), "block-cache-size") {
 			t.Errorf("--block-cache-size %s: err %v, want a refusal naming the setting", bad, err)
 		}
+	}
+	// A zero block cache is a choice (none); a zero memtable is refused.
+	cfg, _, err = parseArgs([]string{"--block-cache-size", "0"}, io.Discard, new(string))
+	if err != nil || cfg.BlockCacheSize != 0 {
+		t.Fatalf("--block-cache-size 0: %d, %v", cfg.BlockCacheSize, err)
+	}
+	if _, _, err := parseArgs([]string{"--memtable-size", "0"}, io.Discard, new(string)); err == nil {
+		t.Error("--memtable-size 0 was accepted")
 	}
 	// The same directives in a redis.conf-style file.
 	conf := filepath.Join(t.TempDir(), "kvd.conf")
@@ -30,7 +38,7 @@ func TestMemorySettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.BlockCacheSize != 128<<20 || cfg.MemTableSize != 32<<20 || cfg.IndexCacheSize != 0 {
+	if cfg.BlockCacheSize != 128<<20 || cfg.MemTableSize != 32<<20 || cfg.IndexCacheSize != -1 {
 		t.Fatalf("from the file: %d %d %d", cfg.BlockCacheSize, cfg.MemTableSize, cfg.IndexCacheSize)
 	}
 }

@@ -52,14 +52,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts.Databases = cfg.Databases
 	opts.Fsync = cfg.Fsync
 	opts.Logger = log
-	if cfg.MemTableSize > 0 {
+	if cfg.MemTableSize >= 0 {
 		opts.MemTableSize = cfg.MemTableSize
 		opts.DiskReserve = 4 * cfg.MemTableSize
 	}
-	if cfg.BlockCacheSize > 0 {
+	if cfg.BlockCacheSize >= 0 {
 		opts.BlockCacheSize = cfg.BlockCacheSize
 	}
-	if cfg.IndexCacheSize > 0 {
+	if cfg.IndexCacheSize >= 0 {
 		opts.IndexCacheSize = cfg.IndexCacheSize
 	}
 	store, err := engine.Open(opts)
