@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -20,12 +21,17 @@ var ErrBatchScope = errors.New("engine: work reached outside its batch")
 // locks the call holds.
 type batch struct {
 	txn    *badger.Txn
-	locked map[string]struct{} // namespace + key of every locked key
-	writes int                 // entries put or deleted so far
+	locked []lockedKey // every key the batch holds; few, so a slice
+	writes int         // entries put or deleted so far
 	// targets are the keys of the operations that wrote, for the watcher.
 	targets []lockKey
 	// failed is sticky: once set, the batch cannot commit.
 	failed error
+}
+
+type lockedKey struct {
+	ns  uint32
+	key []byte
 }
 
 // BatchKey names a key a batch locks.
@@ -64,11 +70,11 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 	s.mapMu.RLock()
 	defer s.mapMu.RUnlock()
 	var locks lockSet
-	b := &batch{locked: make(map[string]struct{}, len(keys))}
-	for _, k := range keys {
+	b := &batch{locked: make([]lockedKey, len(keys))}
+	for i, k := range keys {
 		ns := s.nsOf[k.DB]
 		locks.add(s.locks.stripe(ns, k.Key))
-		b.locked[string(encodeKey(ns, k.Key))] = struct{}{}
+		b.locked[i] = lockedKey{ns, k.Key}
 	}
 	s.locks.lock(&locks)
 	defer locks.unlock()
@@ -127,8 +133,13 @@ func (s *Store) batchCovers(ns uint32, key []byte) error {
 	if b == nil {
 		return nil
 	}
-	if _, ok := b.locked[string(encodeKey(ns, key))]; ok {
-		return nil
+	// A linear scan: scripts declare a handful of keys, pipeline groups
+	// at most maxGroupKeys, and each lookup is one comparison of lengths
+	// for most of them.
+	for _, l := range b.locked {
+		if l.ns == ns && bytes.Equal(l.key, key) {
+			return nil
+		}
 	}
 	b.failed = ErrBatchScope
 	return b.failed

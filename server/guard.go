@@ -84,7 +84,11 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		}
 		if g.fail != "" {
 			if g.fail != errQueryBufferLimit {
-				g.Conn.Write([]byte("-" + g.fail + "\r\n"))
+				// Through Writer.Error, which turns CR and LF into spaces
+				// as Redis does: the framer may quote the offending byte.
+				w := protocol.NewWriter(2)
+				w.Error(g.fail)
+				g.Conn.Write(w.Bytes())
 			}
 			return 0, io.EOF
 		}

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -71,5 +73,29 @@ func TestGuardCutsUnauthenticatedArguments(t *testing.T) {
 	g.frame(set)
 	if string(g.ready) != string(set) {
 		t.Fatalf("an authenticated client's command was changed")
+	}
+}
+
+// A protocol error that quotes the offending byte never splits the reply
+// line: a newline where '$' was expected is quoted as a space, as Redis's
+// addReplyErrorFormat does.
+func TestGuardProtocolErrorQuotingANewline(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	g := &guardConn{Conn: server, framer: protocol.Framer{MaxBulk: 1 << 20}}
+	done := make(chan string, 1)
+	go func() {
+		client.Write([]byte("*1\r\n\nxyz"))
+		line, _ := bufio.NewReader(client).ReadString('\n')
+		done <- line
+	}()
+	buf := make([]byte, 64)
+	for {
+		if _, err := g.Read(buf); err != nil {
+			break
+		}
+	}
+	if got, want := <-done, "-ERR Protocol error: expected '$', got ' '\r\n"; got != want {
+		t.Fatalf("error line %q, want %q", got, want)
 	}
 }
