@@ -3,6 +3,7 @@ package server
 import (
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -103,6 +104,14 @@ func (g *guardConn) Read(p []byte) (int, error) {
 				return 0, err
 			}
 			in = g.rbuf[:n]
+			if n == len(g.rbuf) {
+				// A full read: more is probably waiting, and this
+				// goroutine would go on reading it until preempted
+				// (10 ms), while clients with one small command wait
+				// behind it for a P. Redis's event loop reads each
+				// client once per turn; yielding here does the same.
+				runtime.Gosched()
+			}
 		}
 		g.frame(in)
 	}
