@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kvd/kvd/engine"
 )
 
 func TestMemorySettings(t *testing.T) {
@@ -40,5 +42,16 @@ func TestMemorySettings(t *testing.T) {
 	}
 	if cfg.BlockCacheSize != 128<<20 || cfg.MemTableSize != 32<<20 || cfg.IndexCacheSize != -1 {
 		t.Fatalf("from the file: %d %d %d", cfg.BlockCacheSize, cfg.MemTableSize, cfg.IndexCacheSize)
+	}
+}
+
+func TestSoftMemoryLimitCoversBadgersMemory(t *testing.T) {
+	opts := engine.DefaultOptions(t.TempDir())
+	if got, want := softMemoryLimit(opts), int64(192<<20+3*(16<<20)+16<<20); got != want {
+		t.Fatalf("default limit %d MiB, want %d MiB", got>>20, want>>20)
+	}
+	opts.BlockCacheSize = 1 << 30
+	if got := softMemoryLimit(opts); got < 1<<30+192<<20 {
+		t.Fatalf("a 1 GiB block cache gives a limit of %d MiB", got>>20)
 	}
 }
