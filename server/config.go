@@ -62,12 +62,13 @@ func DefaultConfig() Config {
 // params is the live configuration behind CONFIG GET/SET. Each parameter
 // knows how to read and (if mutable) change itself.
 type params struct {
-	mu    sync.RWMutex
-	cfg   Config
-	save  string
-	aof   string
-	order []string
-	defs  map[string]param
+	mu     sync.RWMutex
+	cfg    Config
+	save   string
+	aof    string
+	output outputLimits
+	order  []string
+	defs   map[string]param
 }
 
 type param struct {
@@ -76,7 +77,7 @@ type param struct {
 }
 
 func newParams(cfg Config, store *engine.Store) *params {
-	p := &params{cfg: cfg, save: "", aof: "yes"}
+	p := &params{cfg: cfg, save: "", aof: "yes", output: defaultOutputLimits()}
 	intParam := func(name string, field *int, min, max int) param {
 		return param{
 			get: func(p *params) string { return strconv.Itoa(*field) },
@@ -142,6 +143,14 @@ func newParams(cfg Config, store *engine.Store) *params {
 				return nil
 			},
 		},
+		"client-output-buffer-limit": {
+			get: func(p *params) string { return p.output.String() },
+			set: func(p *params, v string) error {
+				l, err := parseOutputLimits(p.output, v)
+				p.output = l
+				return err
+			},
+		},
 		// kvd is always durable; these are accepted and reported because
 		// tools (redis-benchmark, managed-service probes) read and set them.
 		"save": {
@@ -165,6 +174,13 @@ func newParams(cfg Config, store *engine.Store) *params {
 	}
 	sort.Strings(p.order)
 	return p
+}
+
+// outputLimit is the normal class's client-output-buffer-limit.
+func (p *params) outputLimit() outputLimit {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.output[0]
 }
 
 // config returns a copy of the current configuration.
@@ -193,7 +209,7 @@ func (p *params) set(pairs [][]byte) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	saved := p.cfg
-	savedSave, savedAOF := p.save, p.aof
+	savedSave, savedAOF, savedOutput := p.save, p.aof, p.output
 	for i := 0; i < len(pairs); i += 2 {
 		name := strings.ToLower(string(pairs[i]))
 		def, ok := p.defs[name]
@@ -201,7 +217,7 @@ func (p *params) set(pairs [][]byte) string {
 			return fmt.Sprintf("ERR Unknown option or number of arguments for CONFIG SET - '%s'", pairs[i])
 		}
 		fail := func(why string) string {
-			p.cfg, p.save, p.aof = saved, savedSave, savedAOF
+			p.cfg, p.save, p.aof, p.output = saved, savedSave, savedAOF, savedOutput
 			return fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument '%s') - %s", name, why)
 		}
 		if def.set == nil {

@@ -18,13 +18,13 @@ func (s *Server) serveRESP(conn redcon.Conn, cmd redcon.Command) {
 		return // after QUIT or a fatal error the rest of the pipeline is dropped
 	}
 	c.busy.Store(true)
+	c.startBatch()
 	if rest := conn.PeekPipeline(); len(rest) > 0 {
 		// The rest of this read batch: run it now, grouping writes.
 		s.servePipeline(conn, c, append([]redcon.Command{cmd}, conn.ReadPipeline()...))
 	} else {
 		s.execute(c, cmd.Args)
-		conn.WriteRaw(c.w.Bytes())
-		c.w.Reset()
+		s.queueReplies(c, conn)
 	}
 	c.lastActive.Store(time.Now().UnixNano())
 	c.busy.Store(false)

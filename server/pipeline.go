@@ -57,8 +57,9 @@ func (s *Server) servePipeline(conn redcon.Conn, c *Client, cmds []redcon.Comman
 				s.execute(c, rc.Args)
 			}
 		}
-		conn.WriteRaw(c.w.Bytes())
-		c.w.Reset()
+		if !s.queueReplies(c, conn) {
+			return
+		}
 		cmds = cmds[n:]
 	}
 }
