@@ -93,6 +93,17 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 	q := &s.locks.queues[id]
 	q.mu.Lock()
 	n := min(len(q.pending), maxCombine-1)
+	if n == 0 {
+		// Nobody queued: the common case, without a round's allocations.
+		q.active = false
+		q.mu.Unlock()
+		committed, err := s.commit(own.db, own.fn)
+		if committed {
+			s.notifyWrite(own.targets)
+		}
+		s.locks.stripes[id].Unlock()
+		return committed, err
+	}
 	round := make([]*combinedOp, 0, n+1)
 	round = append(round, own)
 	round = append(round, q.pending[:n]...)
@@ -129,15 +140,6 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 // When the round cannot commit whole, each write runs alone.
 func (s *Store) commitRound(round []*combinedOp) []combineResult {
 	results := make([]combineResult, len(round))
-	if len(round) == 1 {
-		op := round[0]
-		committed, err := s.commit(op.db, op.fn)
-		if committed {
-			s.notifyWrite(op.targets)
-		}
-		results[0] = combineResult{committed: committed, err: err}
-		return results
-	}
 	if err := s.tryRound(round, results); err == nil {
 		return results
 	}

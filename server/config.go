@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kvd/kvd/engine"
 	"github.com/kvd/kvd/protocol"
@@ -67,8 +68,11 @@ type params struct {
 	save   string
 	aof    string
 	output outputLimits
-	order  []string
-	defs   map[string]param
+	// normalOutput mirrors output[0] for the check after every read
+	// batch, which must not take mu.
+	normalOutput atomic.Pointer[outputLimit]
+	order        []string
+	defs         map[string]param
 }
 
 type param struct {
@@ -78,6 +82,7 @@ type param struct {
 
 func newParams(cfg Config, store *engine.Store) *params {
 	p := &params{cfg: cfg, save: "", aof: "yes", output: defaultOutputLimits()}
+	p.normalOutput.Store(&p.output[0])
 	intParam := func(name string, field *int, min, max int) param {
 		return param{
 			get: func(p *params) string { return strconv.Itoa(*field) },
@@ -177,11 +182,7 @@ func newParams(cfg Config, store *engine.Store) *params {
 }
 
 // outputLimit is the normal class's client-output-buffer-limit.
-func (p *params) outputLimit() outputLimit {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.output[0]
-}
+func (p *params) outputLimit() outputLimit { return *p.normalOutput.Load() }
 
 // config returns a copy of the current configuration.
 func (p *params) config() Config {
@@ -227,6 +228,8 @@ func (p *params) set(pairs [][]byte) string {
 			return fail(err.Error())
 		}
 	}
+	normal := p.output[0]
+	p.normalOutput.Store(&normal)
 	return ""
 }
 
