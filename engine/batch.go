@@ -112,6 +112,13 @@ func (b *batch) write(s *Store, db int, targets []lockKey, fn func(x *Txn) error
 		}
 	}
 	before := b.writes
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug in an operation: whatever it wrote must not commit.
+			b.failed = ErrBatchScope
+			panic(r)
+		}
+	}()
 	err := fn(&Txn{t: b.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &b.writes})
 	if err != nil {
 		if b.writes != before || errors.Is(err, ErrTxnTooBig) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -97,11 +98,11 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 		// Nobody queued: the common case, without a round's allocations.
 		q.active = false
 		q.mu.Unlock()
+		defer s.locks.stripes[id].Unlock() // a panicking write must not keep it
 		committed, err := s.commit(own.db, own.fn)
 		if committed {
 			s.notifyWrite(own.targets)
 		}
-		s.locks.stripes[id].Unlock()
 		return committed, err
 	}
 	round := make([]*combinedOp, 0, n+1)
@@ -110,7 +111,7 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 	q.pending = q.pending[n:]
 	q.mu.Unlock()
 
-	results := s.commitRound(round)
+	results := s.safeRound(round)
 	s.combinedWrites.Add(int64(len(round) - 1))
 	for i, op := range round[1:] {
 		op.done <- results[i+1]
@@ -133,6 +134,24 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 		next.done <- combineResult{lead: true}
 	}
 	return results[0].committed, results[0].err
+}
+
+// safeRound is commitRound that survives a panic in one of the writes (a
+// bug): the round runs on this goroutine for writers waiting on others, who
+// would otherwise wait forever, with the stripe locked. Every writer of
+// the round gets an error; nothing of the round was committed unless the
+// panic came after the commit.
+func (s *Store) safeRound(round []*combinedOp) (results []combineResult) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.opts.Logger.Error("panic in a combined write", "panic", r, "stack", string(debug.Stack()))
+			results = make([]combineResult, len(round))
+			for i := range results {
+				results[i].err = fmt.Errorf("engine: internal error in a combined write: %v", r)
+			}
+		}
+	}()
+	return s.commitRound(round)
 }
 
 // commitRound runs round's writes in one transaction and commits it,

@@ -137,3 +137,42 @@ func TestCombiningDoesNotStarveMultiKeyWrites(t *testing.T) {
 		}
 	}
 }
+
+// A write that panics (a bug) neither leaves the stripe locked nor strands
+// the writers combined with it.
+func TestCombinedWritePanicReleasesTheStripe(t *testing.T) {
+	s, _ := openTestStore(t)
+	boom := func(x *Txn) error {
+		if err := x.put(b("k"), record{kind: KindString, payload: b("half")}); err != nil {
+			return err
+		}
+		panic("boom")
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				s.IncrBy(0, b("n"), 1) // may share a round with the panicking write
+			}
+		}()
+	}
+	for range 50 {
+		func() {
+			defer func() { recover() }()
+			s.update(0, [][]byte{b("n")}, boom)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("writers stranded after a panicking write")
+	}
+	if _, err := s.IncrBy(0, b("n"), 1); err != nil {
+		t.Fatalf("the stripe is unusable after a panic: %v", err)
+	}
+	wantMissing(t, s, 0, "k") // the panicking write's half never committed
+}
