@@ -32,12 +32,11 @@ type Client struct {
 	closing bool // close after this reply (QUIT, protocol errors)
 	// inScript marks the client that runs a script's redis.call commands.
 	inScript bool
-	// queued counts the reply bytes of the current read batch, for
-	// client-output-buffer-limit; softDeadline is set while the write
-	// deadline of the soft limit is armed (outputlimit.go).
-	queued       int64
-	softDeadline bool
-	created      time.Time
+	// written counts the reply bytes of the current read batch already
+	// written out ahead of a blocking command (servePipeline), for
+	// client-output-buffer-limit (outputlimit.go).
+	written int64
+	created time.Time
 
 	// Read by CLIENT LIST and the idle reaper on other goroutines.
 	mu         sync.Mutex

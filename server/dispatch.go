@@ -18,14 +18,19 @@ func (s *Server) serveRESP(conn redcon.Conn, cmd redcon.Command) {
 		return // after QUIT or a fatal error the rest of the pipeline is dropped
 	}
 	c.busy.Store(true)
-	c.startBatch()
 	if rest := conn.PeekPipeline(); len(rest) > 0 {
 		// The rest of this read batch: run it now, grouping writes.
-		s.servePipeline(conn, c, append([]redcon.Command{cmd}, conn.ReadPipeline()...))
+		s.servePipeline(c, append([]redcon.Command{cmd}, conn.ReadPipeline()...))
 	} else {
 		s.execute(c, cmd.Args)
-		s.queueReplies(c, conn)
+		s.checkHardLimit(c)
 	}
+	// The batch's replies go to redcon, which flushes them when this
+	// handler returns.
+	s.armSoftLimit(c)
+	conn.WriteRaw(c.w.Bytes())
+	c.w.Reset()
+	c.written = 0
 	c.lastActive.Store(time.Now().UnixNano())
 	c.busy.Store(false)
 	if c.closing {

@@ -54,8 +54,19 @@ type guardConn struct {
 	// they are framed before anything newer from the socket.
 	early []byte
 
+	// writeDeadline is set while a write deadline is armed (the soft
+	// output limit); the next Read, which redcon makes only after
+	// flushing, clears it.
+	writeDeadline bool
+
 	mu     sync.Mutex
 	client *Client // set once the client is registered
+}
+
+// SetWriteDeadline arms (or clears) a deadline for the pending flush.
+func (g *guardConn) SetWriteDeadline(t time.Time) error {
+	g.writeDeadline = !t.IsZero()
+	return g.Conn.SetWriteDeadline(t)
 }
 
 func (g *guardConn) setClient(c *Client) {
@@ -77,6 +88,10 @@ func (g *guardConn) owner() *Client {
 func (g *guardConn) pushBack(b []byte) { g.early = append(g.early, b...) }
 
 func (g *guardConn) Read(p []byte) (int, error) {
+	if g.writeDeadline {
+		// The replies the deadline guarded have been written.
+		g.SetWriteDeadline(time.Time{})
+	}
 	for {
 		if len(g.ready) > 0 {
 			n := copy(p, g.ready)

@@ -80,39 +80,32 @@ func parseOutputLimits(l outputLimits, v string) (outputLimits, error) {
 	return l, nil
 }
 
-// queueReplies hands the replies in c.w to the connection and applies the
-// normal class's limits to what this read batch has queued so far. It
-// reports false when the client was closed for passing the hard limit.
-func (s *Server) queueReplies(c *Client, conn interface{ WriteRaw([]byte) }) bool {
-	out := c.w.Bytes()
-	c.queued += int64(len(out))
-	conn.WriteRaw(out)
-	c.w.Reset()
+// checkHardLimit applies the normal class's hard limit to the replies
+// this read batch has produced so far (written early or still in c.w). It
+// reports false when it closed the client for passing it.
+func (s *Server) checkHardLimit(c *Client) bool {
 	lim := s.params.outputLimit()
-	switch {
-	case lim.hard > 0 && c.queued > lim.hard:
-		s.log.Warn("client closed for overcoming of output buffer limits",
-			"addr", c.net.RemoteAddr().String(), "queued", c.queued, "hard", lim.hard)
-		// Redis drops the pending replies; closing the socket makes
-		// redcon's flush fail at once instead of writing them.
-		c.net.Close()
-		c.closing = true
-		return false
-	case lim.soft > 0 && c.queued > lim.soft && !c.softDeadline:
-		// Above the soft limit: the client has soft_seconds to read it
-		// all, or the flush fails and the connection closes.
-		c.net.SetWriteDeadline(time.Now().Add(time.Duration(max(lim.seconds, 1)) * time.Second))
-		c.softDeadline = true
+	queued := c.written + int64(c.w.Len())
+	if lim.hard == 0 || queued <= lim.hard {
+		return true
 	}
-	return true
+	s.log.Warn("client closed for overcoming of output buffer limits",
+		"addr", c.net.RemoteAddr().String(), "queued", queued, "hard", lim.hard)
+	// Redis drops the pending replies; closing the socket also makes
+	// redcon's flush fail at once.
+	c.w.Reset()
+	c.net.Close()
+	c.closing = true
+	return false
 }
 
-// startBatch resets the output accounting of a client's new read batch:
-// the previous batch's replies were all written.
-func (c *Client) startBatch() {
-	c.queued = 0
-	if c.softDeadline {
-		c.net.SetWriteDeadline(time.Time{})
-		c.softDeadline = false
+// armSoftLimit runs once a read batch's commands are done, before redcon
+// flushes their replies: above the soft limit, the client has soft_seconds
+// to read them all, or the flush fails and the connection closes. Armed
+// only now, the deadline cannot run out while a blocking command of the
+// batch waits. guardConn.Read clears it when the flush is over.
+func (s *Server) armSoftLimit(c *Client) {
+	if lim := s.params.outputLimit(); lim.soft > 0 && int64(c.w.Len()) > lim.soft && !c.closing {
+		c.net.SetWriteDeadline(time.Now().Add(time.Duration(max(lim.seconds, 1)) * time.Second))
 	}
 }

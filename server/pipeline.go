@@ -43,8 +43,8 @@ func (s *Server) groupable(c *Client, args [][]byte) (cmd *Command, ok bool) {
 }
 
 // servePipeline runs the first command and the rest of the connection's
-// read batch, grouping what it can, and queues every reply on conn.
-func (s *Server) servePipeline(conn redcon.Conn, c *Client, cmds []redcon.Command) {
+// read batch, grouping what it can; the replies collect in c.w.
+func (s *Server) servePipeline(c *Client, cmds []redcon.Command) {
 	for len(cmds) > 0 && !c.closing {
 		n, keys := s.nextRun(c, cmds)
 		if keys != nil {
@@ -54,13 +54,36 @@ func (s *Server) servePipeline(conn redcon.Conn, c *Client, cmds []redcon.Comman
 				if c.closing {
 					break
 				}
+				if c.w.Len() > 0 && s.mayBlock(c, rc.Args) {
+					s.writeAhead(c)
+				}
 				s.execute(c, rc.Args)
 			}
 		}
-		if !s.queueReplies(c, conn) {
+		if !s.checkHardLimit(c) {
 			return
 		}
 		cmds = cmds[n:]
+	}
+}
+
+// mayBlock reports whether a command may block the client (BLPOP and the
+// like outside MULTI).
+func (s *Server) mayBlock(c *Client, args [][]byte) bool {
+	cmd := s.table.lookup(args[0])
+	return cmd != nil && cmd.Flags&FlagBlocking != 0 && !c.tx.inMulti
+}
+
+// writeAhead writes the replies collected so far before a command that may
+// block, as Redis sends a blocked client's earlier replies while it waits;
+// redcon would hold them until the whole batch is done. Nothing of this
+// batch has gone to redcon's buffer yet, so the order is kept.
+func (s *Server) writeAhead(c *Client) {
+	n, err := c.net.Write(c.w.Bytes())
+	c.written += int64(n)
+	c.w.Reset()
+	if err != nil {
+		c.closing = true
 	}
 }
 
