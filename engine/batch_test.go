@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -144,7 +145,7 @@ func TestBatchTooBigFailsWholeAndUnbatchedWorks(t *testing.T) {
 	s, _ := openTestStore(t)
 	var keys []string
 	for i := range 200_000 {
-		keys = append(keys, "key:"+itoa(i))
+		keys = append(keys, "key:"+strconv.Itoa(i))
 	}
 	set := func(st *Store) error {
 		for _, k := range keys {
@@ -182,7 +183,7 @@ func TestBatchesOnOneKeySerialize(t *testing.T) {
 					for _, c := range v {
 						n = n*10 + int(c-'0')
 					}
-					_, err = st.Set(0, b("n"), b(itoa(n+1)), SetArgs{})
+					_, err = st.Set(0, b("n"), b(strconv.Itoa(n+1)), SetArgs{})
 					return err
 				})
 				if err != nil {
@@ -194,19 +195,6 @@ func TestBatchesOnOneKeySerialize(t *testing.T) {
 	}
 	wg.Wait()
 	wantValue(t, s, 0, "n", "800")
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	n := len(buf)
-	for ; i > 0; i /= 10 {
-		n--
-		buf[n] = byte('0' + i%10)
-	}
-	return string(buf[n:])
 }
 
 // SORT ... BY inside a batch weighs by values the batch itself wrote.

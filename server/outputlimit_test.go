@@ -2,6 +2,7 @@ package server
 
 import (
 	"io"
+	"strconv"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ func TestClientOutputBufferLimitConfig(t *testing.T) {
 	s := newTestServer(t, io.Discard)
 	c := newTestClient(s)
 	get := func() string { return run(c, "config", "get", "client-output-buffer-limit") }
-	bulk := func(v string) string { return "$" + itoa(len(v)) + "\r\n" + v + "\r\n" }
+	bulk := func(v string) string { return "$" + strconv.Itoa(len(v)) + "\r\n" + v + "\r\n" }
 	head := "*2\r\n" + bulk("client-output-buffer-limit")
 	if got, want := get(), head+bulk("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"); got != want {
 		t.Fatalf("default: %q, want %q", got, want)
@@ -38,15 +39,4 @@ func TestClientOutputBufferLimitConfig(t *testing.T) {
 	if got, want := get(), head+bulk("normal 10485760 5242880 10 slave 1 2 3 pubsub 33554432 8388608 60"); got != want {
 		t.Fatalf("replica alias: %q, want %q", got, want)
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
