@@ -121,7 +121,7 @@ func (b *batch) write(s *Store, db int, targets []lockKey, fn func(x *Txn) error
 	}()
 	err := fn(&Txn{t: b.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &b.writes})
 	if err != nil {
-		if b.writes != before || errors.Is(err, ErrTxnTooBig) {
+		if brokeShared(err, b.writes != before) {
 			b.failed = ErrBatchScope
 			return b.failed
 		}

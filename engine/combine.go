@@ -99,11 +99,7 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 		q.active = false
 		q.mu.Unlock()
 		defer s.locks.stripes[id].Unlock() // a panicking write must not keep it
-		committed, err := s.commit(own.db, own.fn)
-		if committed {
-			s.notifyWrite(own.targets)
-		}
-		return committed, err
+		return s.commitNotify(own.db, own.targets, own.fn)
 	}
 	round := make([]*combinedOp, 0, n+1)
 	round = append(round, own)
@@ -163,10 +159,7 @@ func (s *Store) commitRound(round []*combinedOp) []combineResult {
 		return results
 	}
 	for i, op := range round {
-		committed, err := s.commit(op.db, op.fn)
-		if committed {
-			s.notifyWrite(op.targets)
-		}
+		committed, err := s.commitNotify(op.db, op.targets, op.fn)
 		results[i] = combineResult{committed: committed, err: err}
 	}
 	return results
@@ -184,7 +177,7 @@ func (s *Store) tryRound(round []*combinedOp, results []combineResult) error {
 	for i, op := range round {
 		writes := 0
 		err := op.fn(&Txn{t: txn, s: s, ns: s.nsOf[op.db], now: now, writes: &writes})
-		if err != nil && (writes > 0 || errors.Is(err, ErrTxnTooBig)) {
+		if brokeShared(err, writes > 0) {
 			return errRoundBroken
 		}
 		results[i] = combineResult{committed: err == nil && writes > 0, err: err}

@@ -36,7 +36,7 @@ func TestCombinedWritesOnAHotKey(t *testing.T) {
 	if n, err := s.HLen(0, b("h")); err != nil || n != writers*each {
 		t.Fatalf("HLEN = %d, %v; want %d", n, err, writers*each)
 	}
-	if s.CombinedWrites() == 0 {
+	if s.combinedWrites.Load() == 0 {
 		t.Fatal("no write was combined: the test does not exercise combining")
 	}
 	w.mu.Lock()

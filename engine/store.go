@@ -49,13 +49,9 @@ type shared struct {
 	watcher atomic.Pointer[Watcher]
 
 	// combinedWrites counts writes a combiner ran for another goroutine
-	// (combine.go).
+	// (combine.go); tests read it to know combining happened.
 	combinedWrites atomic.Int64
 }
-
-// CombinedWrites reports how many writes ran in another write's
-// transaction because they queued on a hot stripe.
-func (s *Store) CombinedWrites() int64 { return s.combinedWrites.Load() }
 
 // Watcher is told about every committed change, so that the server can
 // implement WATCH. Modified may also name keys an operation locked but left

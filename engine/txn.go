@@ -77,11 +77,25 @@ func (s *Store) lockedCommit(db int, targets []lockKey, fn func(x *Txn) error) (
 		s.locks.lock(&locks)
 		defer locks.unlock()
 	}
+	return s.commitNotify(db, targets, fn)
+}
+
+// commitNotify is commit, then the watcher told about targets if anything
+// changed; the caller holds the locks.
+func (s *Store) commitNotify(db int, targets []lockKey, fn func(x *Txn) error) (bool, error) {
 	committed, err := s.commit(db, fn)
 	if committed {
 		s.notifyWrite(targets)
 	}
 	return committed, err
+}
+
+// brokeShared reports whether an operation that failed with err inside a
+// shared transaction (a batch, a combined round) left it unusable: badger
+// cannot undo the part it wrote, and a transaction over badger's size
+// limit cannot commit. Errors found before writing (WRONGTYPE) do not.
+func brokeShared(err error, wroteSome bool) bool {
+	return err != nil && (wroteSome || errors.Is(err, ErrTxnTooBig))
 }
 
 func (s *Store) commit(db int, fn func(x *Txn) error) (bool, error) {
