@@ -19,11 +19,13 @@ import (
 // 7.0's semantics and replies, on gopher-lua. FUNCTION and FCALL, which
 // share this machinery, are in functions.go.
 //
-// A script runs atomically: under engine.Store.Exclusive, as EXEC does, so
-// no other command observes or interleaves with it. Its redis.call commands
+// A script runs atomically, so no other command observes or interleaves
+// with it: as an engine batch over its KEYS (one transaction; scripts on
+// other keys run beside it), or, when it reaches past them, again under
+// engine.Store.Exclusive as EXEC runs (see call). Its redis.call commands
 // go through the ordinary dispatcher on a script client (its own reply
-// buffer, the caller's database, the exclusive store handle), and their
-// replies are converted back into Lua values (scripting_convert.go). Like
+// buffer, the caller's database, the batch or exclusive store handle), and
+// their replies are converted back into Lua values (scripting_convert.go). Like
 // EXEC, a script marks its client as inside a transaction, so blocking
 // commands do not block, and clients blocked on keys the script wrote are
 // served once it is done.
