@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"errors"
-	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -79,20 +78,29 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 	s.locks.lock(&locks)
 	defer locks.unlock()
 
-	b.txn = s.db.NewTransaction(true)
-	defer b.txn.Discard()
-	err := fn(&Store{shared: s.shared, batch: b})
-	if b.failed != nil {
-		return false, b.failed
-	}
-	if err != nil || b.writes == 0 {
-		return false, err
-	}
-	if err := b.txn.Commit(); err != nil {
-		if errors.Is(err, badger.ErrTxnTooBig) {
-			return false, ErrBatchScope
+	// The batch's transaction may be shared with other writers
+	// (share.go); run starts the batch afresh each time it runs.
+	run := func(txn *badger.Txn) unitResult {
+		b.txn, b.writes, b.targets, b.failed = txn, 0, nil, nil
+		err := fn(&Store{shared: s.shared, batch: b})
+		if b.failed != nil {
+			err = b.failed
 		}
-		return false, fmt.Errorf("commit batch: %w", err)
+		if err != nil {
+			return unitResult{err: err, broke: b.writes > 0}
+		}
+		return unitResult{wrote: b.writes > 0}
+	}
+	shard := 0
+	if len(locks.ids) > 0 {
+		shard = locks.ids[0]
+	}
+	committed, err := s.transact(shard, run)
+	if errors.Is(err, ErrTxnTooBig) {
+		return false, ErrBatchScope
+	}
+	if !committed {
+		return false, err
 	}
 	s.sync.noteWrite()
 	s.notifyWrite(b.targets)

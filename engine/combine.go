@@ -99,7 +99,7 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 		q.active = false
 		q.mu.Unlock()
 		defer s.locks.stripes[id].Unlock() // a panicking write must not keep it
-		return s.commitNotify(own.db, own.targets, own.fn)
+		return s.commitNotify(id, own.db, own.targets, own.fn)
 	}
 	round := make([]*combinedOp, 0, n+1)
 	round = append(round, own)
@@ -107,7 +107,7 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 	q.pending = q.pending[n:]
 	q.mu.Unlock()
 
-	results := s.safeRound(round)
+	results := s.safeRound(id, round)
 	s.combinedWrites.Add(int64(len(round) - 1))
 	for i, op := range round[1:] {
 		op.done <- results[i+1]
@@ -137,7 +137,7 @@ func (s *Store) lead(id int, own *combinedOp) (bool, error) {
 // would otherwise wait forever, with the stripe locked. Every writer of
 // the round gets an error; nothing of the round was committed unless the
 // panic came after the commit.
-func (s *Store) safeRound(round []*combinedOp) (results []combineResult) {
+func (s *Store) safeRound(id int, round []*combinedOp) (results []combineResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.opts.Logger.Error("panic in a combined write", "panic", r, "stack", string(debug.Stack()))
@@ -147,19 +147,19 @@ func (s *Store) safeRound(round []*combinedOp) (results []combineResult) {
 			}
 		}
 	}()
-	return s.commitRound(round)
+	return s.commitRound(id, round)
 }
 
 // commitRound runs round's writes in one transaction and commits it,
 // notifying the watcher of the keys of the writes that changed something.
 // When the round cannot commit whole, each write runs alone.
-func (s *Store) commitRound(round []*combinedOp) []combineResult {
+func (s *Store) commitRound(id int, round []*combinedOp) []combineResult {
 	results := make([]combineResult, len(round))
 	if err := s.tryRound(round, results); err == nil {
 		return results
 	}
 	for i, op := range round {
-		committed, err := s.commitNotify(op.db, op.targets, op.fn)
+		committed, err := s.commitNotify(id, op.db, op.targets, op.fn)
 		results[i] = combineResult{committed: committed, err: err}
 	}
 	return results

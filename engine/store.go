@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,12 @@ type shared struct {
 	// combinedWrites counts writes a combiner ran for another goroutine
 	// (combine.go); tests read it to know combining happened.
 	combinedWrites atomic.Int64
+
+	// shares are the queues of writers sharing transactions (share.go);
+	// sharedWrites counts units a leader ran for another goroutine.
+	shares       [maxShareShards]shareQueue
+	shareShards  int // how many of shares are used: one per two cores
+	sharedWrites atomic.Int64
 }
 
 // Watcher is told about every committed change, so that the server can
@@ -141,7 +148,8 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data directory %s: %w", opts.Dir, err)
 	}
-	s := &Store{shared: &shared{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{})}}
+	s := &Store{shared: &shared{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{}),
+		shareShards: min(max(runtime.GOMAXPROCS(0)/2, 1), maxShareShards)}}
 	s.disk = diskGuard{dir: opts.Dir, reserve: uint64(max(opts.DiskReserve, 0))}
 	s.sync = newGroupSync(db.Sync)
 	s.sync.setPolicy(opts.Fsync)

@@ -76,14 +76,21 @@ func (s *Store) lockedCommit(db int, targets []lockKey, fn func(x *Txn) error) (
 		}
 		s.locks.lock(&locks)
 		defer locks.unlock()
+		shard := 0
+		if len(locks.ids) > 0 {
+			shard = locks.ids[0]
+		}
+		return s.commitNotify(shard, db, targets, fn)
 	}
-	return s.commitNotify(db, targets, fn)
+	return s.commitNotify(0, db, targets, fn)
 }
 
 // commitNotify is commit, then the watcher told about targets if anything
-// changed; the caller holds the locks.
-func (s *Store) commitNotify(db int, targets []lockKey, fn func(x *Txn) error) (bool, error) {
-	committed, err := s.commit(db, fn)
+// changed; the caller holds the locks. shard picks the queue of shared
+// transactions (share.go): any number does, the stripe of a key spreads
+// writers over the queues.
+func (s *Store) commitNotify(shard, db int, targets []lockKey, fn func(x *Txn) error) (bool, error) {
+	committed, err := s.commit(shard, db, fn)
 	if committed {
 		s.notifyWrite(targets)
 	}
@@ -98,22 +105,28 @@ func brokeShared(err error, wroteSome bool) bool {
 	return err != nil && (wroteSome || errors.Is(err, ErrTxnTooBig))
 }
 
-func (s *Store) commit(db int, fn func(x *Txn) error) (bool, error) {
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
-	writes := 0
-	x := &Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &writes}
-	if err := fn(x); err != nil {
-		return false, err
+// commit runs fn in a write transaction, shared with other writers of
+// other keys when they are waiting (share.go), and commits it unless fn
+// failed or wrote nothing. An exclusive handle's writes run alone: nobody
+// else is writing.
+func (s *Store) commit(shard, db int, fn func(x *Txn) error) (bool, error) {
+	ns := s.nsOf[db]
+	run := func(txn *badger.Txn) unitResult {
+		writes := 0
+		err := fn(&Txn{t: txn, s: s, ns: ns, now: s.nowMs(), writes: &writes})
+		return unitResult{wrote: err == nil && writes > 0, err: err, broke: brokeShared(err, writes > 0)}
 	}
-	if writes == 0 {
-		return false, nil
+	var committed bool
+	var err error
+	if s.exclusive {
+		committed, err = s.transactAlone(run)
+	} else {
+		committed, err = s.transact(shard, run)
 	}
-	if err := txn.Commit(); err != nil {
-		return false, fmt.Errorf("commit: %w", mapBadgerErr(err))
+	if committed {
+		s.sync.noteWrite()
 	}
-	s.sync.noteWrite()
-	return true, nil
+	return committed, err
 }
 
 // view runs fn in a read-only snapshot of database db. A snapshot taken after

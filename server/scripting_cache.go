@@ -258,6 +258,11 @@ func compileLua(src, chunk string) (*lua.FunctionProto, string) {
 	if err == nil {
 		proto, cerr := lua.Compile(ast, chunk)
 		if cerr == nil {
+			// gopher-lua builds Lua 5.0's "arg" table of a vararg
+			// function on every call unless the body uses "...". A
+			// main chunk has no local named arg to reach that table,
+			// so it was garbage: a table and a map per EVALSHA.
+			proto.IsVarArg &^= lua.VarArgNeedsArg
 			return proto, ""
 		}
 		err = cerr

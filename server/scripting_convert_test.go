@@ -195,3 +195,16 @@ func TestLuaErrorTable(t *testing.T) {
 		}
 	}
 }
+
+// A compiled script does not ask for Lua 5.0's "arg" table, which
+// gopher-lua would otherwise build (and a chunk could never reach) on
+// every call.
+func TestCompiledScriptBuildsNoArgTable(t *testing.T) {
+	proto, msg := compileLua("return redis.call('GET', KEYS[1])", luaScriptChunk)
+	if msg != "" {
+		t.Fatal(msg)
+	}
+	if proto.IsVarArg&lua.VarArgNeedsArg != 0 {
+		t.Fatal("the script's chunk still builds an arg table per call")
+	}
+}
