@@ -26,6 +26,10 @@ type batch struct {
 	targets []lockKey
 	// failed is sticky: once set, the batch cannot commit.
 	failed error
+	// tooBig: an operation found the transaction over badger's size
+	// limit. In a transaction shared with other writers (share.go) that
+	// may be their doing, so the batch then runs alone rather than fail.
+	tooBig bool
 }
 
 type lockedKey struct {
@@ -81,13 +85,13 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 	// The batch's transaction may be shared with other writers
 	// (share.go); run starts the batch afresh each time it runs.
 	run := func(txn *badger.Txn) unitResult {
-		b.txn, b.writes, b.targets, b.failed = txn, 0, nil, nil
+		b.txn, b.writes, b.targets, b.failed, b.tooBig = txn, 0, nil, nil, false
 		err := fn(&Store{shared: s.shared, batch: b})
 		if b.failed != nil {
 			err = b.failed
 		}
 		if err != nil {
-			return unitResult{err: err, broke: b.writes > 0}
+			return unitResult{err: err, broke: b.writes > 0 || b.tooBig}
 		}
 		return unitResult{wrote: b.writes > 0}
 	}
@@ -95,7 +99,15 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 	if len(locks.ids) > 0 {
 		shard = locks.ids[0]
 	}
-	committed, err := s.transact(shard, run)
+	var committed bool
+	var err error
+	if len(keys) == 0 {
+		// Nothing to write but through ErrBatchScope (EVAL with no
+		// keys): not worth a place in a shared round.
+		committed, err = s.transactAlone(run)
+	} else {
+		committed, err = s.transact(shard, run)
+	}
 	if errors.Is(err, ErrTxnTooBig) {
 		return false, ErrBatchScope
 	}
@@ -130,6 +142,7 @@ func (b *batch) write(s *Store, db int, targets []lockKey, fn func(x *Txn) error
 	err := fn(&Txn{t: b.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &b.writes})
 	if err != nil {
 		if brokeShared(err, b.writes != before) {
+			b.tooBig = errors.Is(err, ErrTxnTooBig)
 			b.failed = ErrBatchScope
 			return b.failed
 		}

@@ -254,6 +254,7 @@ func (s *Store) RandomKey(db int) (key []byte, ok bool, err error) {
 func (s *Store) Rename(db int, src, dst []byte, nx bool) (bool, error) {
 	done := false
 	err := s.update(db, [][]byte{src, dst}, func(x *Txn) error {
+		done = false // a shared transaction may run this again (share.go)
 		cur, exists, err := x.get(src)
 		if err != nil {
 			return err
@@ -299,6 +300,7 @@ func (x *Txn) putMoved(key []byte, r record) error {
 func (s *Store) Copy(db int, src []byte, dstDB int, dst []byte, replace bool) (bool, error) {
 	done := false
 	err := s.write(db, []lockKey{{db, src}, {dstDB, dst}}, func(x *Txn) error {
+		done = false // a shared transaction may run this again (share.go)
 		if err := s.checkDB(dstDB); err != nil {
 			return err
 		}
@@ -335,6 +337,7 @@ func (s *Store) Copy(db int, src []byte, dstDB int, dst []byte, replace bool) (b
 func (s *Store) Move(db int, key []byte, dstDB int) (bool, error) {
 	done := false
 	err := s.write(db, []lockKey{{db, key}, {dstDB, key}}, func(x *Txn) error {
+		done = false // a shared transaction may run this again (share.go)
 		if db == dstDB {
 			return ErrSameObject
 		}

@@ -330,6 +330,7 @@ func (s *Store) ListPop(db int, key []byte, end ListEnd, count int64) (elems [][
 // Redis serves blocked clients.
 func (s *Store) ListMPop(db int, keys [][]byte, end ListEnd, count int64, skipWrongType bool) (key []byte, elems [][]byte, err error) {
 	err = s.update(db, keys, func(x *Txn) error {
+		key, elems = nil, nil // a shared transaction may run this again (share.go)
 		for _, k := range keys {
 			c, ok, err := x.getList(k)
 			if errors.Is(err, ErrWrongType) && skipWrongType {
@@ -359,6 +360,7 @@ func (s *Store) ListMPop(db int, keys [][]byte, end ListEnd, count int64, skipWr
 // as missing, for blocked clients retrying (see ListMPop).
 func (s *Store) LMove(db int, src, dst []byte, from, to ListEnd, srcWrongTypeIsEmpty bool) (elem []byte, ok bool, err error) {
 	err = s.update(db, [][]byte{src, dst}, func(x *Txn) error {
+		elem, ok = nil, false // a shared transaction may run this again (share.go)
 		sc, exists, err := x.getList(src)
 		if errors.Is(err, ErrWrongType) && srcWrongTypeIsEmpty {
 			return nil

@@ -91,7 +91,7 @@ func (s *Store) transact(shard int, run func(txn *badger.Txn) unitResult) (bool,
 	u := &sharedUnit{run: run}
 	q.mu.Lock()
 	if !q.active {
-		q.active = true
+		q.active, q.since = true, time.Now()
 		q.mu.Unlock()
 		return s.leadShared(q, u)
 	}
@@ -154,58 +154,114 @@ func (s *Store) leadShared(q *shareQueue, own *sharedUnit) (bool, error) {
 // safeShared is runShared that survives a panic in a unit (a bug): the
 // units of other goroutines run here, and their owners would otherwise wait
 // forever with their stripes locked. The unit that panicked gets an error;
-// the others run again alone.
+// the others run again alone, since nothing committed. A panic outside
+// every unit (in the commit) may come after the commit applied: the units
+// of that transaction get an error rather than a second run.
 func (s *Store) safeShared(round []*sharedUnit) (outcomes []shareOutcome) {
+	outcomes = make([]shareOutcome, len(round))
 	at := -1
 	defer func() {
-		if r := recover(); r != nil {
-			s.opts.Logger.Error("panic in a shared write", "panic", r, "stack", string(debug.Stack()))
-			outcomes = make([]shareOutcome, len(round))
-			for i := range outcomes {
-				outcomes[i].alone = true
-			}
-			if at >= 0 {
-				outcomes[at] = shareOutcome{res: unitResult{err: fmt.Errorf("engine: internal error in a write: %v", r)}}
+		r := recover()
+		if r == nil {
+			return
+		}
+		s.opts.Logger.Error("panic in a shared write", "panic", r, "stack", string(debug.Stack()))
+		failed := shareOutcome{res: unitResult{err: fmt.Errorf("engine: internal error in a write: %v", r)}}
+		for i := range outcomes {
+			switch {
+			case at >= 0 && i == at:
+				outcomes[i] = failed
+			case at >= 0:
+				outcomes[i] = shareOutcome{alone: true}
+			case !outcomes[i].alone:
+				outcomes[i] = failed
 			}
 		}
 	}()
-	return s.runShared(round, &at)
+	s.runShared(round, outcomes, &at)
+	return outcomes
 }
 
-// runShared runs round's units in one transaction and commits it. *at is
+// maxRoundRetries bounds how many times a round runs again without a unit
+// that broke it.
+const maxRoundRetries = 2
+
+// runShared runs round's units in one transaction and commits it, filling
+// outcomes. A unit that breaks the transaction goes back to its owner and
+// the others run again without it, in a fresh transaction. Units not
+// started when the round has run longer than shareWaitLimit go back to
+// their owners too, so a slow unit holds up only those before it. *at is
 // the index of the unit running, for safeShared.
-func (s *Store) runShared(round []*sharedUnit, at *int) []shareOutcome {
-	outcomes := make([]shareOutcome, len(round))
+func (s *Store) runShared(round []*sharedUnit, outcomes []shareOutcome, at *int) {
+	start := time.Now()
+	todo := make([]int, len(round))
+	for i := range todo {
+		todo[i] = i
+	}
+	for attempt := 0; ; attempt++ {
+		broken := s.tryShared(round, todo, outcomes, at, start)
+		if broken < 0 {
+			return
+		}
+		outcomes[broken] = shareOutcome{alone: true}
+		if attempt == maxRoundRetries {
+			for _, i := range todo {
+				outcomes[i] = shareOutcome{alone: true}
+			}
+			return
+		}
+		kept := todo[:0]
+		for _, i := range todo {
+			if i != broken {
+				kept = append(kept, i)
+			}
+		}
+		if todo = kept; len(todo) == 0 {
+			return
+		}
+	}
+}
+
+// tryShared runs the units todo names in one transaction and commits it.
+// It returns the index of a unit that broke the transaction (nothing is
+// committed then), or -1.
+func (s *Store) tryShared(round []*sharedUnit, todo []int, outcomes []shareOutcome, at *int, start time.Time) int {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
-	wrote := false
-	for i, u := range round {
-		*at = i
-		r := u.run(txn)
-		if r.broke {
-			*at = -1
-			for j := range outcomes {
+	ran := todo
+	for k, i := range todo {
+		if k > 0 && time.Since(start) > shareWaitLimit {
+			for _, j := range todo[k:] {
 				outcomes[j] = shareOutcome{alone: true}
 			}
-			return outcomes
+			ran = todo[:k]
+			break
 		}
-		outcomes[i].res = r
-		wrote = wrote || r.wrote
+		*at = i
+		r := round[i].run(txn)
+		*at = -1
+		if r.broke {
+			return i
+		}
+		outcomes[i] = shareOutcome{res: r}
 	}
-	*at = -1
+	wrote := false
+	for _, i := range ran {
+		wrote = wrote || outcomes[i].res.wrote
+	}
 	if !wrote {
-		return outcomes
+		return -1
 	}
 	if err := txn.Commit(); err != nil {
-		for j := range outcomes {
-			outcomes[j] = shareOutcome{alone: true}
+		for _, i := range ran {
+			outcomes[i] = shareOutcome{alone: true}
 		}
-		return outcomes
+		return -1
 	}
-	for i := range outcomes {
+	for _, i := range ran {
 		outcomes[i].committed = outcomes[i].res.wrote
 	}
-	return outcomes
+	return -1
 }
 
 // transactAlone runs run in a transaction of its own and commits it.

@@ -123,8 +123,8 @@ func TestSharedRoundCommitsOnce(t *testing.T) {
 }
 
 // A unit that fails after writing cannot commit, and badger cannot undo
-// its part: every unit of the round then runs alone, and only the failing
-// one is lost.
+// its part: it goes back to its owner, who gets its error, and the rest of
+// the round runs again without it, still in one transaction.
 func TestSharedRoundWithABrokenUnit(t *testing.T) {
 	s, _ := openTestStore(t)
 	q := holdShare(s)
@@ -156,9 +156,41 @@ func TestSharedRoundWithABrokenUnit(t *testing.T) {
 	if _, ok, err := s.Get(0, b("bad")); ok || err != nil {
 		t.Fatalf("the broken unit's write landed (ok=%v err=%v)", ok, err)
 	}
-	if versionOf(t, s, "a") == versionOf(t, s, "c") {
-		t.Fatal("a and c share a commit: they did not run alone")
+	if v := versionOf(t, s, "own"); versionOf(t, s, "a") != v || versionOf(t, s, "c") != v {
+		t.Fatal("the round did not run again as one transaction without the broken unit")
 	}
+}
+
+// Units not yet started when the round has run longer than shareWaitLimit
+// (behind a slow script) go back to their owners and commit alone, instead
+// of waiting for the slow unit and the commit.
+func TestSharedRoundSendsBackUnitsBehindASlowOne(t *testing.T) {
+	s, _ := openTestStore(t)
+	q := holdShare(s)
+	units := map[string]func(*badger.Txn) unitResult{
+		"a": putUnit(s, "a", "va", nil),
+		"b": putUnit(s, "b", "vb", nil),
+	}
+	out := queueUnits(t, s, q, units)
+	slow := putUnit(s, "own", "v", nil)
+	own := &sharedUnit{run: func(txn *badger.Txn) unitResult {
+		time.Sleep(5 * shareWaitLimit)
+		return slow(txn)
+	}}
+	if committed, err := s.leadShared(q, own); !committed || err != nil {
+		t.Fatalf("leader's own unit: committed=%v err=%v", committed, err)
+	}
+	for range units {
+		if r := <-out; !r.committed || r.err != nil {
+			t.Fatalf("%s: committed=%v err=%v", r.key, r.committed, r.err)
+		}
+	}
+	v := versionOf(t, s, "own")
+	if versionOf(t, s, "a") == v || versionOf(t, s, "b") == v {
+		t.Fatal("a unit queued behind the slow one waited for its commit")
+	}
+	wantValue(t, s, 0, "a", "va")
+	wantValue(t, s, 0, "b", "vb")
 }
 
 // A unit that panics (a bug) fails alone; the writers whose units the

@@ -167,6 +167,7 @@ func (s *Store) MSet(db int, pairs [][]byte, nx bool) (bool, error) {
 	}
 	done := false
 	err := s.update(db, keys, func(x *Txn) error {
+		done = false // a shared transaction may run this again (share.go)
 		if nx {
 			for _, k := range keys {
 				_, exists, err := x.get(k)

@@ -147,3 +147,63 @@ func TestPipelineGroupTouchesWatchers(t *testing.T) {
 		t.Fatalf("EXEC after a pipelined write to the watched key: %v, want TxFailedErr", err)
 	}
 }
+
+// Pipeline groups share transactions with other clients' writes, and a
+// script that writes and then reaches an undeclared key breaks a shared
+// transaction (then reruns exclusively). Whatever the interleaving, each
+// pipeline gets exactly its own two replies and every INCR counts once.
+// (The rerun of a group is checked deterministically by
+// server.TestPipelineGroupBodyRunsAgainCleanly; here timing decides.)
+func TestPipelineGroupsBesideBrokenScripts(t *testing.T) {
+	t.Parallel()
+	k := startKVD(t)
+	ctx := context.Background()
+	const breakers, pipeliners, rounds = 4, 4, 300
+	stop := make(chan struct{})
+	var breakersDone sync.WaitGroup
+	for i := range breakers {
+		breakersDone.Add(1)
+		go func() {
+			defer breakersDone.Done()
+			c := newClient(t, k.Addr, 2)
+			key := fmt.Sprintf("declared%d", i)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := c.Eval(ctx, "redis.call('INCR', KEYS[1]); return redis.call('INCR', 'undeclared')", []string{key}).Err()
+				if err != nil {
+					t.Errorf("breaking script: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for i := range pipeliners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient(t, k.Addr, 2)
+			ctr := fmt.Sprintf("ctr%d", i)
+			for r := 1; r <= rounds; r++ {
+				p := c.Pipeline()
+				set := p.Set(ctx, fmt.Sprintf("k%d", i), r, 0)
+				incr := p.Incr(ctx, ctr)
+				if _, err := p.Exec(ctx); err != nil {
+					t.Errorf("pipeline %d round %d: %v", i, r, err)
+					return
+				}
+				if set.Val() != "OK" || incr.Val() != int64(r) {
+					t.Errorf("pipeline %d round %d: SET %q, INCR %d; want OK, %d", i, r, set.Val(), incr.Val(), r)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	breakersDone.Wait()
+}

@@ -122,9 +122,35 @@ func (s *Server) nextRun(c *Client, cmds []redcon.Command) (int, []engine.BatchK
 // executeGroup runs cmds in one engine batch, or one by one when the batch
 // fails.
 func (s *Server) executeGroup(c *Client, cmds []redcon.Command, keys []engine.BatchKey) {
-	mark := c.w.Len()
-	shared := c.store
-	err := shared.Batch(keys, func(st *engine.Store) error {
+	mark, closing := c.w.Len(), c.closing
+	err := c.store.Batch(keys, s.groupBody(c, cmds))
+	signals := c.tx.signals
+	c.tx.signals = nil
+	if err != nil {
+		c.w.Truncate(mark)
+		c.closing = closing
+		for _, rc := range cmds {
+			if c.closing {
+				break
+			}
+			s.execute(c, rc.Args)
+		}
+		return
+	}
+	for _, k := range signals {
+		s.blocking.signal(k.db, []byte(k.key))
+	}
+}
+
+// groupBody is the batch function of a group: it runs cmds on the batch's
+// handle. The engine may run it more than once (when the transaction it
+// shared with other writers could not commit), so each run starts from
+// the replies and state the first found.
+func (s *Server) groupBody(c *Client, cmds []redcon.Command) func(st *engine.Store) error {
+	mark, closing, shared := c.w.Len(), c.closing, c.store
+	return func(st *engine.Store) error {
+		c.w.Truncate(mark)
+		c.tx.signals, c.closing = nil, closing
 		// As in EXEC: the batch holds its keys until it commits, so
 		// clients blocked on them are served afterwards (tx.signals).
 		c.store, c.tx.inExec = st, true
@@ -136,21 +162,5 @@ func (s *Server) executeGroup(c *Client, cmds []redcon.Command, keys []engine.Ba
 			s.execute(c, rc.Args)
 		}
 		return nil
-	})
-	signals := c.tx.signals
-	c.tx.signals = nil
-	if err != nil {
-		c.w.Truncate(mark)
-		c.closing = false
-		for _, rc := range cmds {
-			if c.closing {
-				break
-			}
-			s.execute(c, rc.Args)
-		}
-		return
-	}
-	for _, k := range signals {
-		s.blocking.signal(k.db, []byte(k.key))
 	}
 }
