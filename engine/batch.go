@@ -57,6 +57,9 @@ func (s *Store) Batch(keys []BatchKey, fn func(st *Store) error) error {
 	if s.exclusive || s.batch != nil {
 		return fn(s)
 	}
+	if err := s.outsideSnapshot(); err != nil {
+		return err
+	}
 	for _, k := range keys {
 		if err := s.checkDB(k.DB); err != nil {
 			return err
@@ -177,7 +180,7 @@ func (s *Store) batchCovers(ns uint32, key []byte) error {
 // batch handle: for operations on the keyspace as a whole.
 func (s *Store) outsideBatch() error {
 	if s.batch == nil {
-		return nil
+		return s.outsideSnapshot()
 	}
 	s.batch.failed = ErrBatchScope
 	return s.batch.failed

@@ -23,6 +23,8 @@ type Store struct {
 	exclusive bool
 	// batch is set on the handle Batch passes on.
 	batch *batch
+	// snap is set on the handle Snapshot passes on.
+	snap *snapshot
 }
 
 type shared struct {

@@ -50,6 +50,9 @@ func (s *Store) write(db int, targets []lockKey, fn func(x *Txn) error) error {
 	if s.batch != nil {
 		return s.batch.write(s, db, targets, fn)
 	}
+	if err := s.outsideSnapshot(); err != nil {
+		return err
+	}
 	committed, err := s.lockedCommit(db, targets, fn)
 	if err != nil || !committed {
 		return err
@@ -139,6 +142,9 @@ func (s *Store) view(db int, fn func(x *Txn) error) error {
 	if s.batch != nil {
 		// The batch's own transaction: reads see the batch's writes.
 		return fn(&Txn{t: s.batch.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
+	}
+	if s.snap != nil {
+		return fn(&Txn{t: s.snap.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
 	}
 	if !s.exclusive {
 		s.mapMu.RLock()

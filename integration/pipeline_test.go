@@ -207,3 +207,48 @@ func TestPipelineGroupsBesideBrokenScripts(t *testing.T) {
 	close(stop)
 	breakersDone.Wait()
 }
+
+// A run of pipelined reads is served from one snapshot: with another
+// client rewriting a and b together (MSET), every pipelined GET a, GET b
+// sees the same generation. Served one by one, the two reads could fall
+// on either side of an MSET.
+func TestPipelinedReadsSeeOneMoment(t *testing.T) {
+	t.Parallel()
+	k := startKVD(t)
+	ctx := context.Background()
+	writer := newClient(t, k.Addr, 2)
+	if err := writer.MSet(ctx, "a", 0, "b", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	writerDone := make(chan error, 1)
+	go func() {
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				writerDone <- nil
+				return
+			default:
+			}
+			if err := writer.MSet(ctx, "a", i, "b", i).Err(); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+	}()
+	reader := newClient(t, k.Addr, 2)
+	for i := range 3000 {
+		p := reader.Pipeline()
+		a, b := p.Get(ctx, "a"), p.Get(ctx, "b")
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if a.Val() != b.Val() {
+			t.Fatalf("read %d: GET a = %s, GET b = %s in one pipeline", i, a.Val(), b.Val())
+		}
+	}
+	close(stop)
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -13,6 +13,10 @@ import (
 // order of replies is the order of commands; other clients see the whole
 // group or none of it, which is as if it ran without interleaving.
 //
+// A run of two reads or more (no write among them) takes no locks: it is
+// served from one engine snapshot (Store.Snapshot), one read transaction
+// instead of one per command, and every read in it sees the same moment.
+//
 // A group holds the stripe locks of every key its commands name (from the
 // command table's key positions). A command that reaches further (SORT ...
 // BY, a key position the table does not describe) makes the engine refuse
@@ -46,24 +50,32 @@ func (s *Server) groupable(c *Client, args [][]byte) (cmd *Command, ok bool) {
 // read batch, grouping what it can; the replies collect in c.w.
 func (s *Server) servePipeline(c *Client, cmds []redcon.Command) {
 	for len(cmds) > 0 && !c.closing {
-		n, keys := s.nextRun(c, cmds)
-		if keys != nil {
+		n, keys, reads := s.nextRun(c, cmds)
+		switch {
+		case keys != nil:
 			s.executeGroup(c, cmds[:n], keys)
-		} else {
-			for _, rc := range cmds[:n] {
-				if c.closing {
-					break
-				}
-				if c.w.Len() > 0 && s.mayBlock(c, rc.Args) {
-					s.writeAhead(c)
-				}
-				s.execute(c, rc.Args)
-			}
+		case reads:
+			s.executeReads(c, cmds[:n])
+		default:
+			s.executeEach(c, cmds[:n])
 		}
 		if !s.checkHardLimit(c) {
 			return
 		}
 		cmds = cmds[n:]
+	}
+}
+
+// executeEach runs cmds one by one.
+func (s *Server) executeEach(c *Client, cmds []redcon.Command) {
+	for _, rc := range cmds {
+		if c.closing {
+			break
+		}
+		if c.w.Len() > 0 && s.mayBlock(c, rc.Args) {
+			s.writeAhead(c)
+		}
+		s.execute(c, rc.Args)
 	}
 }
 
@@ -87,14 +99,12 @@ func (s *Server) writeAhead(c *Client) {
 	}
 }
 
-// nextRun returns how many of cmds (at least one) to run next, and the keys
-// to lock when they form a group; nil keys means one by one. A group has
-// two commands or more, one of them a write: reads alone gain little from
-// sharing a transaction and would take locks they do not need.
-func (s *Server) nextRun(c *Client, cmds []redcon.Command) (int, []engine.BatchKey) {
-	var keys []engine.BatchKey
+// nextRun returns how many of cmds (at least one) to run next, and how:
+// with keys, as a group locking them (two commands or more, one of them a
+// write); with reads, as a run of two reads or more in one snapshot, which
+// needs no locks; otherwise one by one.
+func (s *Server) nextRun(c *Client, cmds []redcon.Command) (n int, keys []engine.BatchKey, reads bool) {
 	writes := false
-	n := 0
 	for _, rc := range cmds {
 		cmd, ok := s.groupable(c, rc.Args)
 		if !ok || n == maxGroupCommands {
@@ -112,11 +122,13 @@ func (s *Server) nextRun(c *Client, cmds []redcon.Command) (int, []engine.BatchK
 	}
 	switch {
 	case n == 0:
-		return 1, nil // not groupable: alone
-	case n == 1 || !writes:
-		return n, nil
+		return 1, nil, false // not groupable: alone
+	case n == 1:
+		return 1, nil, false
+	case !writes:
+		return n, nil, true
 	}
-	return n, keys
+	return n, keys, false
 }
 
 // executeGroup runs cmds in one engine batch, or one by one when the batch
@@ -129,16 +141,34 @@ func (s *Server) executeGroup(c *Client, cmds []redcon.Command, keys []engine.Ba
 	if err != nil {
 		c.w.Truncate(mark)
 		c.closing = closing
+		s.executeEach(c, cmds)
+		return
+	}
+	for _, k := range signals {
+		s.blocking.signal(k.db, []byte(k.key))
+	}
+}
+
+// executeReads runs cmds, all reads, in one engine snapshot, or one by one
+// when a command reached past what a snapshot serves (a script, SORT ...
+// STORE is not a read and never gets here).
+func (s *Server) executeReads(c *Client, cmds []redcon.Command) {
+	mark, closing, shared := c.w.Len(), c.closing, c.store
+	err := shared.Snapshot(func(st *engine.Store) error {
+		c.store = st
+		defer func() { c.store = shared }()
 		for _, rc := range cmds {
 			if c.closing {
 				break
 			}
 			s.execute(c, rc.Args)
 		}
-		return
-	}
-	for _, k := range signals {
-		s.blocking.signal(k.db, []byte(k.key))
+		return nil
+	})
+	if err != nil {
+		c.w.Truncate(mark)
+		c.closing = closing
+		s.executeEach(c, cmds)
 	}
 }
 

@@ -1,0 +1,48 @@
+package engine
+
+import "github.com/dgraph-io/badger/v4"
+
+// snapshot is the state of one Snapshot call: a read-only badger
+// transaction that every read of the handle uses.
+type snapshot struct {
+	txn *badger.Txn
+	// failed is sticky: an operation tried to write or to reach the
+	// keyspace as a whole through the handle.
+	failed error
+}
+
+// Snapshot runs fn with a handle whose reads all see one snapshot of the
+// keyspace, taken when Snapshot starts: a run of pipelined reads costs one
+// read transaction instead of one each. Each read still returns what a
+// read at that moment would, which lies between the request's arrival and
+// its reply, so histories stay linearizable.
+//
+// The handle is for reads of named keys only. A write, a batch, Exclusive
+// or a keyspace-wide operation through it fails with ErrBatchScope, and so
+// does Snapshot; the caller then runs the same work another way. On an
+// exclusive, batch or snapshot handle fn simply runs on it.
+func (s *Store) Snapshot(fn func(st *Store) error) error {
+	if s.exclusive || s.batch != nil || s.snap != nil {
+		return fn(s)
+	}
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	sn := &snapshot{txn: txn}
+	err := fn(&Store{shared: s.shared, snap: sn})
+	if sn.failed != nil {
+		return sn.failed
+	}
+	return err
+}
+
+// outsideSnapshot reports ErrBatchScope, and marks the snapshot failed,
+// when s is a snapshot handle: for anything but reading named keys.
+func (s *Store) outsideSnapshot() error {
+	if s.snap == nil {
+		return nil
+	}
+	s.snap.failed = ErrBatchScope
+	return s.snap.failed
+}

@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"errors"
+	"testing"
+)
+
+// Reads through a snapshot handle all see the keyspace as it was when
+// Snapshot started, even after another writer's commit.
+func TestSnapshotReadsOneMoment(t *testing.T) {
+	s, _ := openTestStore(t)
+	if _, err := s.Set(0, b("k"), b("before"), SetArgs{}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Snapshot(func(st *Store) error {
+		v, ok, err := st.Get(0, b("k"))
+		if err != nil || !ok || string(v) != "before" {
+			t.Fatalf("first read: %q %v %v", v, ok, err)
+		}
+		done := make(chan error)
+		go func() { // another client's write, committed meanwhile
+			_, err := s.Set(0, b("k"), b("after"), SetArgs{})
+			done <- err
+		}()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		v, ok, err = st.Get(0, b("k"))
+		if err != nil || !ok || string(v) != "before" {
+			t.Fatalf("second read: %q %v %v, want the snapshot's value", v, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, s, 0, "k", "after")
+}
+
+// A snapshot handle is for reads of named keys: writes, batches,
+// Exclusive and keyspace-wide operations fail with ErrBatchScope, and so
+// does Snapshot, having written nothing.
+func TestSnapshotRefusesAllButReads(t *testing.T) {
+	s, _ := openTestStore(t)
+	attempts := map[string]func(st *Store) error{
+		"SET": func(st *Store) error {
+			_, err := st.Set(0, b("k"), b("v"), SetArgs{})
+			return err
+		},
+		"Batch": func(st *Store) error {
+			return st.Batch([]BatchKey{{DB: 0, Key: b("k")}}, func(*Store) error { return nil })
+		},
+		"Exclusive": func(st *Store) error { return st.Exclusive(func(*Store) error { return nil }) },
+		"FLUSHDB":   func(st *Store) error { return st.FlushDB(0) },
+	}
+	for name, attempt := range attempts {
+		var inner error
+		err := s.Snapshot(func(st *Store) error {
+			inner = attempt(st)
+			return nil // the caller ignoring the error does not matter
+		})
+		if !errors.Is(inner, ErrBatchScope) || !errors.Is(err, ErrBatchScope) {
+			t.Errorf("%s in a snapshot: %v, Snapshot: %v; want ErrBatchScope", name, inner, err)
+		}
+	}
+	if _, ok, err := s.Get(0, b("k")); ok || err != nil {
+		t.Fatalf("something was written: %v %v", ok, err)
+	}
+}
