@@ -117,6 +117,7 @@ func (s *Store) HSet(db int, key []byte, pairs [][]byte) (int64, error) {
 func (s *Store) HSetNX(db int, key, field, value []byte) (bool, error) {
 	set := false
 	err := s.writeHash(db, key, func(x *Txn, c *collection) error {
+		set = false // a shared transaction may run this again (share.go)
 		had, err := x.fieldExists(c.id, field)
 		if err != nil || had {
 			return err

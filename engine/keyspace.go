@@ -82,6 +82,7 @@ const (
 func (s *Store) Expire(db int, key []byte, e Expiry, cond ExpireCond) (bool, error) {
 	set := false
 	err := s.update(db, [][]byte{key}, func(x *Txn) error {
+		set = false // a shared transaction may run this again (share.go)
 		cur, exists, err := x.get(key)
 		if err != nil || !exists {
 			return err
@@ -111,6 +112,7 @@ func (s *Store) Expire(db int, key []byte, e Expiry, cond ExpireCond) (bool, err
 func (s *Store) Persist(db int, key []byte) (bool, error) {
 	done := false
 	err := s.update(db, [][]byte{key}, func(x *Txn) error {
+		done = false // a shared transaction may run this again (share.go)
 		cur, exists, err := x.get(key)
 		if err != nil || !exists || cur.deadline == 0 {
 			return err

@@ -283,6 +283,7 @@ func normalizeIndex(i, n int64) (int64, bool) {
 func (s *Store) ListPush(db int, key []byte, end ListEnd, elems [][]byte, onlyIfExists bool) (int64, error) {
 	var n int64
 	err := s.update(db, [][]byte{key}, func(x *Txn) error {
+		n = 0 // a shared transaction may run this again (share.go)
 		c, exists, err := x.getList(key)
 		if err != nil || (!exists && onlyIfExists) {
 			return err
@@ -306,6 +307,7 @@ func (s *Store) ListPush(db int, key []byte, end ListEnd, elems [][]byte, onlyIf
 // nothing but still checks the key (LPOP key 0).
 func (s *Store) ListPop(db int, key []byte, end ListEnd, count int64) (elems [][]byte, exists bool, err error) {
 	err = s.update(db, [][]byte{key}, func(x *Txn) error {
+		elems, exists = nil, false // a shared transaction may run this again (share.go)
 		c, ok, err := x.getList(key)
 		if err != nil || !ok {
 			return err

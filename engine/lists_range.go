@@ -84,6 +84,7 @@ func (s *Store) LSet(db int, key []byte, index int64, elem []byte) error {
 func (s *Store) LInsert(db int, key []byte, after bool, pivot, elem []byte) (int64, error) {
 	var n int64
 	err := s.update(db, [][]byte{key}, func(x *Txn) error {
+		n = 0 // a shared transaction may run this again (share.go)
 		c, ok, err := x.getList(key)
 		if err != nil || !ok {
 			return err

@@ -26,16 +26,23 @@ import (
 // Each unit is still atomic: it runs whole inside the round, after the
 // units before it, and its owner replies after the commit. A unit that
 // fails after writing part of its change (badger cannot undo half of a
-// transaction), or a round that cannot commit, sends every unit of the
-// round back to its owner, who runs it alone in its own transaction as
-// before; units reset their outputs when they start, so running one twice
-// is safe.
+// transaction; a transaction grown past badger's limit counts) goes back
+// to its owner, who runs it alone in its own transaction as before, and
+// the rest of the round runs again without it in a fresh transaction (up
+// to maxRoundRetries times). A round whose commit fails sends every unit
+// back. A unit that panics gets an error, the others go back. Units must
+// set every output on every run (reset them first), so that running one
+// twice is as running it once.
 //
 // A round that runs long (a slow script is one unit) would hold up every
 // writer that queues behind it, where before it held up only the writers
 // of its own keys. So a writer that finds the current round running for
 // longer than shareWaitLimit does not queue: it runs alone, in parallel,
-// as writers of different stripes always could.
+// as writers of different stripes always could; and units of the round
+// not yet started by then go back to their owners instead of waiting for
+// the commit. The units queued in a slow unit's round still wait for it to
+// end (at most maxShare-1 writers; Redis holds every client during a
+// script).
 //
 // The queue is sharded so that as many transactions as there are shards
 // can be in flight at once, on machines with the cores to run them. On 2
@@ -80,6 +87,7 @@ type shareOutcome struct {
 	committed bool // the unit's writes are committed
 	alone     bool // the round failed: run the unit alone
 	lead      bool // not an outcome: the receiver leads the next round
+	sent      bool // not an outcome: already delivered to the owner
 }
 
 // transact runs run in a write transaction, shared with other writers
@@ -124,9 +132,13 @@ func (s *Store) leadShared(q *shareQueue, own *sharedUnit) (bool, error) {
 	q.mu.Unlock()
 
 	outcomes := s.safeShared(round)
-	s.sharedWrites.Add(int64(len(round) - 1))
 	for i, u := range round[1:] {
-		u.done <- outcomes[i+1]
+		if o := outcomes[i+1]; !o.sent {
+			u.done <- o
+			if o.committed {
+				s.sharedWrites.Add(1)
+			}
+		}
 	}
 
 	q.mu.Lock()
@@ -169,6 +181,7 @@ func (s *Store) safeShared(round []*sharedUnit) (outcomes []shareOutcome) {
 		failed := shareOutcome{res: unitResult{err: fmt.Errorf("engine: internal error in a write: %v", r)}}
 		for i := range outcomes {
 			switch {
+			case outcomes[i].sent:
 			case at >= 0 && i == at:
 				outcomes[i] = failed
 			case at >= 0:
@@ -190,8 +203,8 @@ const maxRoundRetries = 2
 // outcomes. A unit that breaks the transaction goes back to its owner and
 // the others run again without it, in a fresh transaction. Units not
 // started when the round has run longer than shareWaitLimit go back to
-// their owners too, so a slow unit holds up only those before it. *at is
-// the index of the unit running, for safeShared.
+// their owners without waiting for the commit. *at is the index of the
+// unit running, for safeShared.
 func (s *Store) runShared(round []*sharedUnit, outcomes []shareOutcome, at *int) {
 	start := time.Now()
 	todo := make([]int, len(round))
@@ -203,22 +216,36 @@ func (s *Store) runShared(round []*sharedUnit, outcomes []shareOutcome, at *int)
 		if broken < 0 {
 			return
 		}
-		outcomes[broken] = shareOutcome{alone: true}
+		s.sendBack(round, outcomes, broken)
 		if attempt == maxRoundRetries {
 			for _, i := range todo {
-				outcomes[i] = shareOutcome{alone: true}
+				s.sendBack(round, outcomes, i)
 			}
 			return
 		}
 		kept := todo[:0]
 		for _, i := range todo {
-			if i != broken {
+			if i != broken && !outcomes[i].alone {
 				kept = append(kept, i)
 			}
 		}
 		if todo = kept; len(todo) == 0 {
 			return
 		}
+	}
+}
+
+// sendBack tells unit i's owner, at once, to run it alone: nothing of it
+// will be committed by this round. The leader's own unit (0) learns it from
+// outcomes.
+func (s *Store) sendBack(round []*sharedUnit, outcomes []shareOutcome, i int) {
+	if outcomes[i].sent {
+		return
+	}
+	outcomes[i] = shareOutcome{alone: true}
+	if i > 0 {
+		round[i].done <- outcomes[i]
+		outcomes[i].sent = true
 	}
 }
 
@@ -232,7 +259,7 @@ func (s *Store) tryShared(round []*sharedUnit, todo []int, outcomes []shareOutco
 	for k, i := range todo {
 		if k > 0 && time.Since(start) > shareWaitLimit {
 			for _, j := range todo[k:] {
-				outcomes[j] = shareOutcome{alone: true}
+				s.sendBack(round, outcomes, j)
 			}
 			ran = todo[:k]
 			break

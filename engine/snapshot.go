@@ -6,6 +6,10 @@ import "github.com/dgraph-io/badger/v4"
 // transaction that every read of the handle uses.
 type snapshot struct {
 	txn *badger.Txn
+	// now is the clock read when the snapshot opened: expiry is judged
+	// at the snapshot's moment, as the data is, or a key overwritten
+	// without a TTL after the snapshot could read as expired.
+	now int64
 	// failed is sticky: an operation tried to write or to reach the
 	// keyspace as a whole through the handle.
 	failed error
@@ -29,7 +33,7 @@ func (s *Store) Snapshot(fn func(st *Store) error) error {
 	defer s.mapMu.RUnlock()
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
-	sn := &snapshot{txn: txn}
+	sn := &snapshot{txn: txn, now: s.nowMs()}
 	err := fn(&Store{shared: s.shared, snap: sn})
 	if sn.failed != nil {
 		return sn.failed

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 // Reads through a snapshot handle all see the keyspace as it was when
@@ -65,5 +66,29 @@ func TestSnapshotRefusesAllButReads(t *testing.T) {
 	}
 	if _, ok, err := s.Get(0, b("k")); ok || err != nil {
 		t.Fatalf("something was written: %v %v", ok, err)
+	}
+}
+
+// Expiry through a snapshot is judged at the snapshot's moment, as its
+// data is: a key with a TTL that another client made persistent after the
+// snapshot opened must not read as expired once the old deadline passes.
+func TestSnapshotJudgesExpiryAtItsMoment(t *testing.T) {
+	s, clock := openTestStore(t)
+	if _, err := s.Set(0, b("k"), b("v"), SetArgs{Expiry: Expiry{Mode: ExpiryIn, Ms: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Snapshot(func(st *Store) error {
+		if _, err := s.Set(0, b("k"), b("w"), SetArgs{}); err != nil { // no TTL now
+			t.Fatal(err)
+		}
+		clock.Advance(200 * time.Millisecond) // past the snapshot's deadline
+		v, ok, err := st.Get(0, b("k"))
+		if err != nil || !ok || string(v) != "v" {
+			t.Fatalf("read through the snapshot: %q %v %v; want v, as at its moment", v, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -96,6 +96,7 @@ func (s *Store) Set(db int, key, value []byte, a SetArgs) (SetResult, error) {
 	// (docs/performance.md).
 	blind := a.Cond == CondNone && !a.Get && a.Expiry.Mode != ExpiryKeep
 	err := s.update(db, [][]byte{key}, func(x *Txn) error {
+		res = SetResult{} // a shared transaction may run this again (share.go)
 		var cur record
 		if !blind {
 			var exists bool
@@ -346,6 +347,7 @@ func (s *Store) SetRange(db int, key []byte, offset int64, value []byte) (int64,
 // GetDel returns a string and deletes it.
 func (s *Store) GetDel(db int, key []byte) (value []byte, ok bool, err error) {
 	err = s.update(db, [][]byte{key}, func(x *Txn) error {
+		value, ok = nil, false // a shared transaction may run this again (share.go)
 		cur, exists, err := x.getString(key)
 		if err != nil || !exists {
 			return err
@@ -360,6 +362,7 @@ func (s *Store) GetDel(db int, key []byte) (value []byte, ok bool, err error) {
 // change, ExpiryClear: PERSIST).
 func (s *Store) GetEx(db int, key []byte, e Expiry) (value []byte, ok bool, err error) {
 	err = s.update(db, [][]byte{key}, func(x *Txn) error {
+		value, ok = nil, false // a shared transaction may run this again (share.go)
 		cur, exists, err := x.getString(key)
 		if err != nil || !exists {
 			return err
@@ -398,6 +401,7 @@ func (s *Store) DigestOf(db int, key []byte) (string, bool, error) {
 func (s *Store) DelIf(db int, key []byte, cond SetCond, match []byte) (bool, error) {
 	deleted := false
 	err := s.update(db, [][]byte{key}, func(x *Txn) error {
+		deleted = false // a shared transaction may run this again (share.go)
 		cur, exists, err := x.get(key)
 		if err != nil || !exists {
 			return err

@@ -144,7 +144,7 @@ func (s *Store) view(db int, fn func(x *Txn) error) error {
 		return fn(&Txn{t: s.batch.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
 	}
 	if s.snap != nil {
-		return fn(&Txn{t: s.snap.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
+		return fn(&Txn{t: s.snap.txn, s: s, ns: s.nsOf[db], now: s.snap.now, writes: &readOnly})
 	}
 	if !s.exclusive {
 		s.mapMu.RLock()

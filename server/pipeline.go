@@ -1,6 +1,9 @@
 package server
 
 import (
+	"errors"
+	"strings"
+
 	"github.com/tidwall/redcon"
 
 	"github.com/kvd/kvd/engine"
@@ -104,6 +107,11 @@ func (s *Server) writeAhead(c *Client) {
 // write); with reads, as a run of two reads or more in one snapshot, which
 // needs no locks; otherwise one by one.
 func (s *Server) nextRun(c *Client, cmds []redcon.Command) (n int, keys []engine.BatchKey, reads bool) {
+	if s.busyScript() != nil {
+		// One by one, so that each command gets its -BUSY at once: a
+		// group or a snapshot would first wait for the store.
+		return 1, nil, false
+	}
 	writes := false
 	for _, rc := range cmds {
 		cmd, ok := s.groupable(c, rc.Args)
@@ -138,10 +146,21 @@ func (s *Server) executeGroup(c *Client, cmds []redcon.Command, keys []engine.Ba
 	err := c.store.Batch(keys, s.groupBody(c, cmds))
 	signals := c.tx.signals
 	c.tx.signals = nil
-	if err != nil {
+	switch {
+	case errors.Is(err, engine.ErrBatchScope):
+		// Nothing was committed: the commands run again one by one.
 		c.w.Truncate(mark)
 		c.closing = closing
 		s.executeEach(c, cmds)
+		return
+	case err != nil:
+		// The group may have committed (a failed fsync, a panic after
+		// the commit): running it again could apply INCR twice. Every
+		// command gets the error, as each would alone.
+		c.w.Truncate(mark)
+		for _, rc := range cmds {
+			c.replyErr(strings.ToLower(string(rc.Args[0])), err)
+		}
 		return
 	}
 	for _, k := range signals {

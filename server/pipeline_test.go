@@ -3,6 +3,7 @@ package server
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/kvd/kvd/engine"
 	"github.com/tidwall/redcon"
@@ -40,4 +41,38 @@ func TestPipelineGroupBodyRunsAgainCleanly(t *testing.T) {
 	if c.store != s.store || c.tx.inExec {
 		t.Fatal("the group left the client on the batch's handle")
 	}
+}
+
+// A pipelined run of reads while a script is busy gets -BUSY for each
+// command at once, as commands one by one do; served from a snapshot it
+// would first wait for the store, which a script rerun exclusively holds.
+func TestPipelinedReadsWhileAScriptIsBusy(t *testing.T) {
+	s := newTestServer(t, io.Discard)
+	testScripting(t, s, 50*time.Millisecond)
+	// Reaching past its (no) keys sends the script to the exclusive rerun,
+	// where it spins holding the whole store.
+	spinning := runAsync(newTestClient(s), "eval", "redis.call('GET', 'elsewhere') "+spinScript, "0")
+	b := newTestClient(s)
+	waitBusy(t, b)
+	c := newTestClient(s)
+	c.w.Reset()
+	done := make(chan struct{})
+	go func() {
+		s.servePipeline(c, []redcon.Command{
+			{Args: [][]byte{[]byte("GET"), []byte("a")}},
+			{Args: [][]byte{[]byte("GET"), []byte("b")}},
+		})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("pipelined reads waited for the busy script")
+	}
+	want := "-" + errBusyEval + "\r\n-" + errBusyEval + "\r\n"
+	if got := string(c.w.Bytes()); got != want {
+		t.Fatalf("replies %q, want two -BUSY", got)
+	}
+	run(b, "script", "kill")
+	waitReply(t, spinning)
 }

@@ -337,19 +337,28 @@ func (e *scripting) replyScriptError(c *Client, ls *luaState, r *scriptRun, perr
 	c.w.Error(msg)
 }
 
+// busyScript returns the script that has run past the busy threshold, if
+// one has.
+func (s *Server) busyScript() *scriptRun {
+	e := s.scripting
+	if e == nil {
+		return nil
+	}
+	if r := e.runs.oldest(); r != nil && time.Since(r.start) >= e.busyThreshold {
+		return r
+	}
+	return nil
+}
+
 // refuseWhileScriptBusy is the dispatcher's BUSY check: once a script has
 // run past the threshold, commands of other clients get -BUSY, except the
 // few Redis allows. It reports whether it refused the command.
 func (s *Server) refuseWhileScriptBusy(c *Client, cmd *Command, args [][]byte) bool {
-	e := s.scripting
-	if e == nil {
-		return false
-	}
 	if c.inScript {
 		return false // a script's own commands
 	}
-	r := e.runs.oldest()
-	if r == nil || time.Since(r.start) < e.busyThreshold {
+	r := s.busyScript()
+	if r == nil {
 		return false
 	}
 	switch cmd.Name {
