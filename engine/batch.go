@@ -77,10 +77,16 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 	defer s.mapMu.RUnlock()
 	var locks lockSet
 	b := &batch{locked: make([]lockedKey, len(keys))}
+	oneStripe := len(keys) > 0
 	for i, k := range keys {
 		ns := s.nsOf[k.DB]
-		locks.add(s.locks.stripe(ns, k.Key))
+		id := s.locks.stripe(ns, k.Key)
+		locks.add(id)
+		oneStripe = oneStripe && id == locks.ids[0]
 		b.locked[i] = lockedKey{ns, k.Key}
+	}
+	if oneStripe {
+		return s.combinedBatch(locks.ids[0], keys, b, fn)
 	}
 	s.locks.lock(&locks)
 	defer locks.unlock()
@@ -120,6 +126,39 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 	s.sync.noteWrite()
 	s.notifyWrite(b.targets)
 	return true, nil
+}
+
+// combinedBatch runs a batch whose keys all fall in stripe id as one write
+// of that stripe's combiner (combine.go): batches on one hot key (fifty
+// connections pipelining LPUSH to one list, scripts on one counter) then
+// share a transaction, where each used to hold the stripe through a commit
+// of its own. The combiner notifies the watcher of all of the batch's keys
+// when it wrote any.
+func (s *Store) combinedBatch(id int, keys []BatchKey, b *batch, fn func(st *Store) error) (bool, error) {
+	targets := make([]lockKey, len(keys))
+	for i, k := range keys {
+		targets[i] = lockKey{k.DB, k.Key}
+	}
+	op := &combinedOp{db: keys[0].DB, targets: targets, fn: func(x *Txn) error {
+		b.txn, b.writes, b.targets, b.failed, b.tooBig = x.t, 0, nil, nil, false
+		err := fn(&Store{shared: s.shared, batch: b})
+		*x.writes += b.writes
+		if b.failed != nil {
+			err = b.failed
+			if b.tooBig {
+				// Too big with what the round holds: say so, so that
+				// the round runs again write by write and this batch
+				// alone, where it may fit.
+				err = ErrTxnTooBig
+			}
+		}
+		return err
+	}}
+	committed, err := s.combinedCommit(id, op)
+	if errors.Is(err, ErrTxnTooBig) {
+		return false, ErrBatchScope
+	}
+	return committed, err
 }
 
 // write runs one write operation inside the batch. An operation that fails

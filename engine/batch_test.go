@@ -220,3 +220,37 @@ func TestBatchSortStoreSeesTheBatchsWrites(t *testing.T) {
 		t.Fatalf("sorted by weight = %q, %v; want 3 2 1", got, err)
 	}
 }
+
+// Batches whose keys share one stripe (pipelines and scripts on one hot
+// key) go through the stripe's combiner: they share transactions, and
+// every increment lands once.
+func TestBatchesOnAHotKeyAreCombined(t *testing.T) {
+	s, _ := openTestStore(t)
+	const writers, batches, each = 16, 100, 5
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range batches {
+				err := s.Batch([]BatchKey{{DB: 0, Key: b("hot")}}, func(st *Store) error {
+					for range each {
+						if _, err := st.IncrBy(0, b("hot"), 1); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wantValue(t, s, 0, "hot", strconv.Itoa(writers*batches*each))
+	if s.combinedWrites.Load() == 0 {
+		t.Fatal("no batch was combined with another")
+	}
+}
