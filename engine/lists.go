@@ -62,9 +62,12 @@ func (x *Txn) listPush(c *collection, end ListEnd, elem []byte) error {
 func (x *Txn) listPop(c *collection, end ListEnd, n int64) ([][]byte, error) {
 	var out [][]byte
 	var err error
-	if end == ListLeft {
+	switch {
+	case n <= popByGet:
+		out, err = x.listEnds(*c, end, n)
+	case end == ListLeft:
 		out, err = x.listRange(*c, 0, n)
-	} else {
+	default:
 		out, err = x.listRangeReverse(*c, c.count-1, n)
 	}
 	if err != nil {
@@ -90,6 +93,38 @@ func (x *Txn) listPop(c *collection, end ListEnd, n int64) ([][]byte, error) {
 		c.tail -= n
 	}
 	c.count -= n
+	return out, nil
+}
+
+// popByGet is how many elements a pop reads one by one, by sequence number,
+// rather than with an iterator: badger's iterator over a write transaction
+// first sorts every write pending in it, so in a combined round (thousands
+// of writes) each LPOP paid O(P log P). Pipelined LPOP on one list at 50
+// clients went from 27k to 157k ops/s (pinned; 106k before batches
+// on one key were combined).
+const popByGet = 16
+
+// listEnds returns the n elements at one end of c (n <= c.count), read by
+// their sequence numbers, which are contiguous from head to tail.
+func (x *Txn) listEnds(c collection, end ListEnd, n int64) ([][]byte, error) {
+	out := make([][]byte, 0, n)
+	for i := int64(0); i < n; i++ {
+		seq := c.head + i
+		if end == ListRight {
+			seq = c.tail - 1 - i
+		}
+		v, ok, err := x.getMember(c.id, seqKey(seq))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errCorruptRecord // the header promises the element
+		}
+		if v == nil {
+			v = []byte{} // an empty element
+		}
+		out = append(out, v)
+	}
 	return out, nil
 }
 

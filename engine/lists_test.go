@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -627,4 +628,31 @@ func TestListConcurrentPushPop(t *testing.T) {
 		}
 	}
 	checkList(t, s, 0, "q", nil)
+}
+
+// Pops read their elements by sequence number (popByGet): from either
+// end, an empty element comes back empty, not missing, and a count past
+// popByGet takes the iterator path with the same result.
+func TestListPopByGetAndByIterator(t *testing.T) {
+	s, _ := openTestStore(t)
+	var elems [][]byte
+	for i := range 40 {
+		elems = append(elems, b(strconv.Itoa(i)))
+	}
+	elems[0] = []byte{}
+	if _, err := s.ListPush(0, b("l"), ListRight, elems, false); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.ListPop(0, b("l"), ListLeft, 1)
+	if err != nil || !ok || len(got) != 1 || got[0] == nil || len(got[0]) != 0 {
+		t.Fatalf("LPOP of an empty element: %q %v %v", got, ok, err)
+	}
+	got, _, err = s.ListPop(0, b("l"), ListRight, 2)
+	if err != nil || len(got) != 2 || string(got[0]) != "39" || string(got[1]) != "38" {
+		t.Fatalf("RPOP 2: %q %v", got, err)
+	}
+	got, _, err = s.ListPop(0, b("l"), ListLeft, popByGet+1)
+	if err != nil || len(got) != popByGet+1 || string(got[0]) != "1" || string(got[popByGet]) != strconv.Itoa(popByGet+1) {
+		t.Fatalf("LPOP %d (iterator): %q %v", popByGet+1, got, err)
+	}
 }
