@@ -64,16 +64,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 build_kvd "$WORK/kvd"
 
-read -r KPORT RPORT <<<"$(free_ports 2)"
-mkdir -p "$WORK/kvd-data" "$WORK/redis-data"
-mapfile -t KCMD < <(kvd_cmd "$WORK/kvd" "$KPORT" "$WORK/kvd-data" "$DUR")
-mapfile -t RCMD < <(redis_cmd "$RPORT" "$WORK/redis-data" "$DUR")
-start_server "kvd ($DUR)" "$WORK/kvd.log" -- "${KCMD[@]}"
-KPID=$STARTED_PID
-start_server "redis ($DUR)" "$WORK/redis.log" -- "${RCMD[@]}"
-RPID=$STARTED_PID
-wait_ready "$KPID" "$KPORT" "$WORK/kvd.log" || die "kvd did not start"
-wait_ready "$RPID" "$RPORT" "$WORK/redis.log" || die "redis-server did not start"
+start_pair "$DUR"
 
 # Load the script into both servers; both must give the SHA1 of its text.
 SHA=$(printf '%s' "$SCRIPT" | sha1sum | cut -d' ' -f1)
@@ -99,13 +90,6 @@ cpu_ticks() {
 	stat=$(<"/proc/$1/stat") || die "cannot read /proc/$1/stat"
 	read -r -a f <<<"${stat##*) }"
 	echo $((f[11] + f[12]))
-}
-
-check_alive() {
-	kill -0 "$2" 2>/dev/null && return 0
-	log "$1 (pid $2) died; last log lines:"
-	tail -n 30 "$3" >&2 || true
-	die "$1 died during the benchmark"
 }
 
 RAW=$WORK/raw.tsv # iter side rps p50 p99 cpu_ticks requests
@@ -197,13 +181,7 @@ summary text
 {
 	echo "# kvd vs Redis: EVALSHA of a GET + SET script, $MODE_NAME run, $(date '+%Y-%m-%d %H:%M %Z')"
 	echo
-	echo "Command: \`$CMDLINE\`"
-	echo
-	echo "## Machine"
-	echo
-	machine_header
-	echo "- load average at start: $LOAD_START; at end: $LOAD_END"
-	echo "- pinned: $PINNED$([[ $PINNED == on ]] && echo ' (servers: taskset -c 0, redis-benchmark: taskset -c 1)')"
+	result_preamble
 	echo
 	echo "## Settings"
 	echo

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by bench/run.sh and bench/mixed.sh. Source it; do not run it.
+# Helpers shared by the bench scripts (run.sh, mixed.sh, evalsha.sh, large.sh). Source it; do not run it.
 #
 # It keeps its state in a few globals:
 #   WORK         temp directory holding binaries, data dirs and logs
@@ -219,3 +219,39 @@ machine_header() {
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# check_alive NAME PID LOG: die, showing the end of LOG, if PID is gone.
+check_alive() {
+	kill -0 "$2" 2>/dev/null && return 0
+	log "$1 (pid $2) died; last log lines:"
+	tail -n 30 "$3" >&2 || true
+	die "$1 died during the benchmark"
+}
+
+# start_pair DUR: kvd ($WORK/kvd) and redis-server with durability DUR on
+# free ports, data under $WORK; sets KPORT RPORT KPID RPID.
+start_pair() {
+	local dur=$1
+	read -r KPORT RPORT <<<"$(free_ports 2)"
+	mkdir -p "$WORK/kvd-data" "$WORK/redis-data"
+	mapfile -t KCMD < <(kvd_cmd "$WORK/kvd" "$KPORT" "$WORK/kvd-data" "$dur")
+	mapfile -t RCMD < <(redis_cmd "$RPORT" "$WORK/redis-data" "$dur")
+	start_server "kvd ($dur)" "$WORK/kvd.log" -- "${KCMD[@]}"
+	KPID=$STARTED_PID
+	start_server "redis ($dur)" "$WORK/redis.log" -- "${RCMD[@]}"
+	RPID=$STARTED_PID
+	wait_ready "$KPID" "$KPORT" "$WORK/kvd.log" || die "kvd did not start"
+	wait_ready "$RPID" "$RPORT" "$WORK/redis.log" || die "redis-server did not start"
+}
+
+# result_preamble: the command line, machine and load lines every result
+# file starts with (CMDLINE, LOAD_START, LOAD_END, PINNED).
+result_preamble() {
+	echo "Command: \`$CMDLINE\`"
+	echo
+	echo "## Machine"
+	echo
+	machine_header
+	echo "- load average at start: $LOAD_START; at end: $LOAD_END"
+	echo "- pinned: $PINNED$([[ $PINNED == on ]] && echo ' (servers: taskset -c 0, redis-benchmark: taskset -c 1)')"
+}

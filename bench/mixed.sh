@@ -68,16 +68,7 @@ build_kvd "$WORK/kvd"
 log "building bench/mixed"
 (cd "$REPO_DIR" && go build -o "$WORK/mixed" ./bench/mixed) || die "cannot build bench/mixed"
 
-read -r KPORT RPORT <<<"$(free_ports 2)"
-mkdir -p "$WORK/kvd-data" "$WORK/redis-data"
-mapfile -t KCMD < <(kvd_cmd "$WORK/kvd" "$KPORT" "$WORK/kvd-data" "$DUR")
-mapfile -t RCMD < <(redis_cmd "$RPORT" "$WORK/redis-data" "$DUR")
-start_server "kvd ($DUR)" "$WORK/kvd.log" -- "${KCMD[@]}"
-KPID=$STARTED_PID
-start_server "redis ($DUR)" "$WORK/redis.log" -- "${RCMD[@]}"
-RPID=$STARTED_PID
-wait_ready "$KPID" "$KPORT" "$WORK/kvd.log" || die "kvd did not start"
-wait_ready "$RPID" "$RPORT" "$WORK/redis.log" || die "redis-server did not start"
+start_pair "$DUR"
 
 LOAD_START=$(loadavg)
 RESULTS=$WORK/results.txt
@@ -150,13 +141,7 @@ summary text
 {
 	echo "# kvd vs Redis: bench/mixed usage mix, $(date '+%Y-%m-%d %H:%M %Z')"
 	echo
-	echo "Command: \`$CMDLINE\`"
-	echo
-	echo "## Machine"
-	echo
-	machine_header
-	echo "- load average at start: $LOAD_START; at end: $LOAD_END"
-	echo "- pinned: $PINNED"
+	result_preamble
 	echo
 	echo "## Settings"
 	echo

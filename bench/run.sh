@@ -180,13 +180,6 @@ print(r[h.index("rps")], r[h.index("p50_latency_ms")], r[h.index("p99_latency_ms
 	echo "NA NA NA $n"
 }
 
-check_alive() {
-	kill -0 "$2" 2>/dev/null && return 0
-	log "$1 (pid $2) died; last log lines:"
-	tail -n 30 "$3" >&2 || true
-	die "$1 died during the benchmark"
-}
-
 log "mode=$MODE_NAME pairs=$PAIRS requests=$REQUESTS keyspace=$KEYSPACE prefill=$PREFILL durability=${DURS[*]}"
 LOAD_START=$(loadavg)
 T0=$(date +%s)
@@ -316,13 +309,7 @@ fi
 {
 	echo "# kvd vs Redis: redis-benchmark, $MODE_NAME run, $(date '+%Y-%m-%d %H:%M %Z')"
 	echo
-	echo "Command: \`$CMDLINE\`"
-	echo
-	echo "## Machine"
-	echo
-	machine_header
-	echo "- load average at start: $LOAD_START; at end: $LOAD_END"
-	echo "- pinned: $PINNED$([[ $PINNED == on ]] && echo ' (servers: taskset -c 0, redis-benchmark: taskset -c 1)')"
+	result_preamble
 	echo
 	echo "## Settings"
 	echo
