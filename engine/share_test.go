@@ -25,14 +25,16 @@ func putUnit(s *Store, key, value string, fail error) func(txn *badger.Txn) unit
 }
 
 // holdShare makes the test the leader of shard 0, so that units queue
-// until it runs a round. Its round "starts" in the future, so that no
-// unit finds it running too long to queue behind (shareWaitLimit).
+// until it runs a round.
 func holdShare(s *Store) *shareQueue {
 	q := &s.shares[0]
 	q.mu.Lock()
 	q.active = true
-	q.since = time.Now().Add(time.Hour)
+	q.since = time.Now()
 	q.mu.Unlock()
+	// Rounds form whatever the machine's speed (the race detector,
+	// a loaded CI): no unit is too late to queue or to run.
+	s.shareWait = time.Hour
 	return q
 }
 
@@ -172,6 +174,7 @@ func TestSharedRoundSendsBackUnitsBehindASlowOne(t *testing.T) {
 		"b": putUnit(s, "b", "vb", nil),
 	}
 	out := queueUnits(t, s, q, units)
+	s.shareWait = shareWaitLimit
 	slow := putUnit(s, "own", "v", nil)
 	own := &sharedUnit{run: func(txn *badger.Txn) unitResult {
 		time.Sleep(5 * shareWaitLimit)
@@ -266,6 +269,7 @@ func TestSharedRoundTooLongToQueueBehind(t *testing.T) {
 	s, _ := openTestStore(t)
 	q := holdShare(s)
 	q.mu.Lock()
+	s.shareWait = shareWaitLimit
 	q.since = time.Now().Add(-10 * shareWaitLimit)
 	q.mu.Unlock()
 	done := make(chan error, 1)

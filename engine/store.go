@@ -58,7 +58,8 @@ type shared struct {
 	// shares are the queues of writers sharing transactions (share.go);
 	// sharedWrites counts units a leader ran for another goroutine.
 	shares       [maxShareShards]shareQueue
-	shareShards  int // how many of shares are used: one per two cores
+	shareShards  int           // how many of shares are used: one per two cores
+	shareWait    time.Duration // shareWaitLimit
 	sharedWrites atomic.Int64
 }
 
@@ -151,7 +152,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open data directory %s: %w", opts.Dir, err)
 	}
 	s := &Store{shared: &shared{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{}),
-		shareShards: min(max(runtime.GOMAXPROCS(0)/2, 1), maxShareShards)}}
+		shareShards: min(max(runtime.GOMAXPROCS(0)/2, 1), maxShareShards), shareWait: shareWaitLimit}}
 	s.disk = diskGuard{dir: opts.Dir, reserve: uint64(max(opts.DiskReserve, 0))}
 	s.sync = newGroupSync(db.Sync)
 	s.sync.setPolicy(opts.Fsync)
