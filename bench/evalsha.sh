@@ -64,7 +64,8 @@ CLK_TCK=$(getconf CLK_TCK)
 
 build_kvd "$WORK/kvd"
 
-start_pair "$DUR"
+KVD_BIN=$WORK/kvd KDIR=$WORK/kvd-data RDIR=$WORK/redis-data
+start_pair "$DUR" "$DUR" "$DUR"
 
 # Load the script into both servers; both must give the SHA1 of its text.
 SHA=$(printf '%s' "$SCRIPT" | sha1sum | cut -d' ' -f1)
@@ -116,8 +117,8 @@ for ((iter = 1; iter <= PAIRS; iter++)); do
 		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$iter" "$side" "$rps" "$p50" "$p99" "$((c1 - c0))" "$REQUESTS" >>"$RAW"
 		log "pair $iter/$PAIRS $side: $rps ops/s p50 $p50 ms p99 $p99 ms, $(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$REQUESTS" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}') us CPU/request"
 	done
-	check_alive kvd "$KPID" "$WORK/kvd.log"
-	check_alive redis-server "$RPID" "$WORK/redis.log"
+	check_alive kvd "$KPID" "$WORK/kvd-$DUR.log"
+	check_alive redis-server "$RPID" "$WORK/redis-$DUR.log"
 done
 ELAPSED=$(($(date +%s) - T0))
 LOAD_END=$(loadavg)

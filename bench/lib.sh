@@ -228,20 +228,21 @@ check_alive() {
 	die "$1 died during the benchmark"
 }
 
-# start_pair DUR: kvd ($WORK/kvd) and redis-server with durability DUR on
-# free ports, data under $WORK; sets KPORT RPORT KPID RPID.
+# start_pair KVD_FSYNC REDIS_DURABILITY TAG: start kvd ($KVD_BIN) and
+# redis-server on fresh ports over $KDIR and $RDIR, logging to
+# $WORK/kvd-TAG.log and $WORK/redis-TAG.log. Sets KPORT RPORT KPID RPID
+# KCMD RCMD.
 start_pair() {
-	local dur=$1
 	read -r KPORT RPORT <<<"$(free_ports 2)"
-	mkdir -p "$WORK/kvd-data" "$WORK/redis-data"
-	mapfile -t KCMD < <(kvd_cmd "$WORK/kvd" "$KPORT" "$WORK/kvd-data" "$dur")
-	mapfile -t RCMD < <(redis_cmd "$RPORT" "$WORK/redis-data" "$dur")
-	start_server "kvd ($dur)" "$WORK/kvd.log" -- "${KCMD[@]}"
+	mkdir -p "$KDIR" "$RDIR"
+	mapfile -t KCMD < <(kvd_cmd "$KVD_BIN" "$KPORT" "$KDIR" "$1")
+	mapfile -t RCMD < <(redis_cmd "$RPORT" "$RDIR" "$2")
+	start_server "kvd ($3)" "$WORK/kvd-$3.log" -- "${KCMD[@]}"
 	KPID=$STARTED_PID
-	start_server "redis ($dur)" "$WORK/redis.log" -- "${RCMD[@]}"
+	start_server "redis ($3)" "$WORK/redis-$3.log" -- "${RCMD[@]}"
 	RPID=$STARTED_PID
-	wait_ready "$KPID" "$KPORT" "$WORK/kvd.log" || die "kvd did not start"
-	wait_ready "$RPID" "$RPORT" "$WORK/redis.log" || die "redis-server did not start"
+	wait_ready "$KPID" "$KPORT" "$WORK/kvd-$3.log" || die "kvd did not start"
+	wait_ready "$RPID" "$RPORT" "$WORK/redis-$3.log" || die "redis-server did not start"
 }
 
 # result_preamble: the command line, machine and load lines every result

@@ -68,7 +68,8 @@ build_kvd "$WORK/kvd"
 log "building bench/mixed"
 (cd "$REPO_DIR" && go build -o "$WORK/mixed" ./bench/mixed) || die "cannot build bench/mixed"
 
-start_pair "$DUR"
+KVD_BIN=$WORK/kvd KDIR=$WORK/kvd-data RDIR=$WORK/redis-data
+start_pair "$DUR" "$DUR" "$DUR"
 
 LOAD_START=$(loadavg)
 RESULTS=$WORK/results.txt

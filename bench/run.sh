@@ -184,20 +184,6 @@ log "mode=$MODE_NAME pairs=$PAIRS requests=$REQUESTS keyspace=$KEYSPACE prefill=
 LOAD_START=$(loadavg)
 T0=$(date +%s)
 
-# start_pair KVD_FSYNC REDIS_DURABILITY TAG: start kvd and redis-server on
-# fresh ports over $KDIR and $RDIR. Sets KPORT RPORT KPID RPID KCMD RCMD.
-start_pair() {
-	read -r KPORT RPORT <<<"$(free_ports 2)"
-	mapfile -t KCMD < <(kvd_cmd "$KVD_BIN" "$KPORT" "$KDIR" "$1")
-	mapfile -t RCMD < <(redis_cmd "$RPORT" "$RDIR" "$2")
-	start_server "kvd ($3)" "$WORK/kvd-$3.log" -- "${KCMD[@]}"
-	KPID=$STARTED_PID
-	start_server "redis ($3)" "$WORK/redis-$3.log" -- "${RCMD[@]}"
-	RPID=$STARTED_PID
-	wait_ready "$KPID" "$KPORT" "$WORK/kvd-$3.log" || die "kvd did not start"
-	wait_ready "$RPID" "$RPORT" "$WORK/redis-$3.log" || die "redis-server did not start"
-}
-
 stop_pair() {
 	stop_pid "$KPID"
 	forget_pid "$KPID"
