@@ -713,8 +713,8 @@ func (fe *functionEngine) cmdList(c *Client, args [][]byte) {
 
 func (fe *functionEngine) cmdStats(c *Client, args [][]byte) {
 	e := fe.e
-	r := e.runs.oldest()
-	busy := r != nil && time.Since(r.start) >= e.busyThreshold
+	r := e.busy()
+	busy := r != nil
 	if busy && r.isEval {
 		c.w.Error(errBusyEval)
 		return

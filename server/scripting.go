@@ -340,10 +340,16 @@ func (e *scripting) replyScriptError(c *Client, ls *luaState, r *scriptRun, perr
 // busyScript returns the script that has run past the busy threshold, if
 // one has.
 func (s *Server) busyScript() *scriptRun {
-	e := s.scripting
-	if e == nil {
+	if s.scripting == nil {
 		return nil
 	}
+	return s.scripting.busy()
+}
+
+// busy returns the longest-running script if it is past the busy
+// threshold: from then on other clients get -BUSY, and KILL and FUNCTION
+// STATS see it.
+func (e *scripting) busy() *scriptRun {
 	if r := e.runs.oldest(); r != nil && time.Since(r.start) >= e.busyThreshold {
 		return r
 	}
@@ -385,9 +391,9 @@ func (s *Server) refuseWhileScriptBusy(c *Client, cmd *Command, args [][]byte) b
 
 // kill serves SCRIPT KILL (eval) and FUNCTION KILL.
 func (e *scripting) kill(c *Client, eval bool) {
-	r := e.runs.oldest()
+	r := e.busy()
 	switch {
-	case r == nil || time.Since(r.start) < e.busyThreshold:
+	case r == nil:
 		// Redis serves other clients only once a script is past the
 		// threshold: before that, SCRIPT KILL would find it finished.
 		c.w.Error(errNotBusy)
