@@ -168,32 +168,20 @@ func TestBatchTooBigFailsWholeAndUnbatchedWorks(t *testing.T) {
 // Two batches over the same key serialize: increments are not lost.
 func TestBatchesOnOneKeySerialize(t *testing.T) {
 	s, _ := openTestStore(t)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 100 {
-				err := s.Batch(batchKeys(0, "n"), func(st *Store) error {
-					v, _, err := st.Get(0, b("n"))
-					if err != nil {
-						return err
-					}
-					n := 0
-					for _, c := range v {
-						n = n*10 + int(c-'0')
-					}
-					_, err = st.Set(0, b("n"), b(strconv.Itoa(n+1)), SetArgs{})
-					return err
-				})
-				if err != nil {
-					t.Error(err)
-					return
-				}
+	inParallel(t, 8, 100, func(int, int) error {
+		return s.Batch(batchKeys(0, "n"), func(st *Store) error {
+			v, _, err := st.Get(0, b("n"))
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
+			n := 0
+			for _, c := range v {
+				n = n*10 + int(c-'0')
+			}
+			_, err = st.Set(0, b("n"), b(strconv.Itoa(n+1)), SetArgs{})
+			return err
+		})
+	})
 	wantValue(t, s, 0, "n", "800")
 }
 
@@ -227,28 +215,16 @@ func TestBatchSortStoreSeesTheBatchsWrites(t *testing.T) {
 func TestBatchesOnAHotKeyAreCombined(t *testing.T) {
 	s, _ := openTestStore(t)
 	const writers, batches, each = 16, 100, 5
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range batches {
-				err := s.Batch([]BatchKey{{DB: 0, Key: b("hot")}}, func(st *Store) error {
-					for range each {
-						if _, err := st.IncrBy(0, b("hot"), 1); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Error(err)
-					return
+	inParallel(t, writers, batches, func(int, int) error {
+		return s.Batch(batchKeys(0, "hot"), func(st *Store) error {
+			for range each {
+				if _, err := st.IncrBy(0, b("hot"), 1); err != nil {
+					return err
 				}
 			}
-		}()
-	}
-	wg.Wait()
+			return nil
+		})
+	})
 	wantValue(t, s, 0, "hot", strconv.Itoa(writers*batches*each))
 	if s.combinedWrites.Load() == 0 {
 		t.Fatal("no batch was combined with another")

@@ -14,24 +14,13 @@ func TestCombinedWritesOnAHotKey(t *testing.T) {
 	w := &recordingWatcher{}
 	s.SetWatcher(w)
 	const writers, each = 32, 200
-	var wg sync.WaitGroup
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if _, err := s.IncrBy(0, b("ctr"), 1); err != nil {
-					t.Error(err)
-					return
-				}
-				if _, err := s.HSet(0, b("h"), bs(fmt.Sprintf("f%d-%d", g, i), "v")); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	inParallel(t, writers, each, func(g, i int) error {
+		if _, err := s.IncrBy(0, b("ctr"), 1); err != nil {
+			return err
+		}
+		_, err := s.HSet(0, b("h"), bs(fmt.Sprintf("f%d-%d", g, i), "v"))
+		return err
+	})
 	wantValue(t, s, 0, "ctr", fmt.Sprint(writers*each))
 	if n, err := s.HLen(0, b("h")); err != nil || n != writers*each {
 		t.Fatalf("HLEN = %d, %v; want %d", n, err, writers*each)

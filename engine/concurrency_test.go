@@ -378,6 +378,27 @@ func TestFsyncAlwaysConcurrentWrites(t *testing.T) {
 	}
 }
 
+// inParallel runs op(g, i) for i in [0, each) on each of writers goroutines
+// g and waits for them; a goroutine stops at its first error, reported
+// with t.Error.
+func inParallel(t *testing.T, writers, each int, op func(g, i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := op(g, i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func waitUntil(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -231,20 +230,10 @@ func TestSharedRoundWithAPanickingUnit(t *testing.T) {
 func TestSharedTransactionsUnderLoad(t *testing.T) {
 	s, _ := openTestStore(t)
 	const writers, each = 32, 300
-	var wg sync.WaitGroup
-	for g := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if _, err := s.IncrBy(0, b(fmt.Sprintf("ctr%d", (g*each+i)%97)), 1); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	inParallel(t, writers, each, func(g, i int) error {
+		_, err := s.IncrBy(0, b(fmt.Sprintf("ctr%d", (g*each+i)%97)), 1)
+		return err
+	})
 	total := 0
 	for k := range 97 {
 		r, ok, err := s.Get(0, b(fmt.Sprintf("ctr%d", k)))
