@@ -19,6 +19,10 @@ import (
 // A run of two reads or more (no write among them) takes no locks: it is
 // served from one engine snapshot (Store.Snapshot), one read transaction
 // instead of one per command, and every read in it sees the same moment.
+// Runs form within what one read from the socket delivered: redcon reads
+// into the rest of a 4 KiB buffer, so a pipeline that straddles its end
+// arrives in two reads, and other clients' writes may land in between, as
+// in Redis when a pipeline arrives in two reads.
 //
 // A group holds the stripe locks of every key its commands name (from the
 // command table's key positions). A command that reaches further (SORT ...
