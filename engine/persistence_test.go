@@ -287,3 +287,20 @@ func TestSweepKeepsGarbageQueuedMeanwhile(t *testing.T) {
 		t.Fatalf("ns %d holds %d keys after a second sweep", ns1, n)
 	}
 }
+
+// DiskSize counts the files themselves: badger's Size reads its metrics,
+// which the store turns off, and would report 0.
+func TestDiskSizeCountsTablesAndValueLog(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock()
+	s, c := openStoreAt(t, dir, clock)
+	fillDB(t, s, 0, 2000, "k")
+	if err := c.close(); err != nil { // flushes the memtable to a table
+		t.Fatal(err)
+	}
+	s, _ = openStoreAt(t, dir, clock)
+	lsm, vlog := s.DiskSize()
+	if lsm <= 0 || vlog <= 0 {
+		t.Fatalf("DiskSize = %d, %d; want both positive after a flushed table", lsm, vlog)
+	}
+}
