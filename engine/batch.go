@@ -85,6 +85,14 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 		oneStripe = oneStripe && id == locks.ids[0]
 		b.locked[i] = lockedKey{ns, k.Key}
 	}
+	if s.reads != nil {
+		written := make([][]byte, len(b.locked))
+		for i, k := range b.locked {
+			written[i] = encodeKey(k.ns, k.key)
+		}
+		s.beginWrites(written)
+		defer s.endWrites(written)
+	}
 	if oneStripe {
 		return s.combinedBatch(locks.ids[0], keys, b, fn)
 	}

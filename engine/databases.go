@@ -62,6 +62,7 @@ func (s *Store) remap(dbs []int, change func() (freed []uint32)) error {
 	if !s.exclusive {
 		s.mapMu.Lock()
 		defer s.mapMu.Unlock()
+		defer s.invalidateReads()
 	}
 	savedMap, savedNext := append([]uint32(nil), s.nsOf...), s.nextNS
 	freed := change()

@@ -69,6 +69,13 @@ type Options struct {
 	// uncompressed tables wrote (snappy) still read, decompressed per read.
 	BlockCacheSize int64
 	IndexCacheSize int64
+	// ReadCacheSize bounds the cache of records GETs read (readcache.go);
+	// 0 (the default) means none. It pays for read-mostly working sets
+	// that fit it: GET -P 16 over 100k hot keys used 30% less CPU. With
+	// uniformly random reads over more keys than it holds, or keys
+	// rewritten as often as read, filling it cost more than its hits
+	// saved: GET -P 16 over 1M keys +35% CPU, the usage mix -10% ops/s.
+	ReadCacheSize  int64
 	ValueThreshold int64
 
 	// DiskReserve is the free space below which writes are refused with
@@ -96,6 +103,7 @@ func DefaultOptions(dir string) Options {
 		NumMemtables:   3,
 		BlockCacheSize: 0,
 		IndexCacheSize: 16 << 20,
+		ReadCacheSize:  0,
 		ValueThreshold: 64 << 10,
 		GCInterval:     time.Minute,
 		DiskReserve:    4 * (16 << 20),

@@ -13,6 +13,17 @@ type snapshot struct {
 	// failed is sticky: an operation tried to write or to reach the
 	// keyspace as a whole through the handle.
 	failed error
+	// cached says the read cache may serve the snapshot's GETs: no write
+	// was in flight when it opened (readcache.go), and none has begun
+	// since as long as the cache's begun count is still begun.
+	cached bool
+	begun  int64
+}
+
+// unchanged reports whether the keyspace is still what the snapshot saw,
+// so that the read cache's current entries are the snapshot's values.
+func (sn *snapshot) unchanged(c *readCache) bool {
+	return sn.cached && c.begun.Load() == sn.begun
 }
 
 // Snapshot runs fn with a handle whose reads all see one snapshot of the
@@ -31,9 +42,13 @@ func (s *Store) Snapshot(fn func(st *Store) error) error {
 	}
 	s.mapMu.RLock()
 	defer s.mapMu.RUnlock()
+	sn := &snapshot{}
+	if s.reads != nil {
+		sn.begun, sn.cached = s.reads.quietSince()
+	}
 	txn := s.db.NewTransaction(false)
 	defer txn.Discard()
-	sn := &snapshot{txn: txn, now: s.nowMs()}
+	sn.txn, sn.now = txn, s.nowMs()
 	err := fn(&Store{shared: s.shared, snap: sn})
 	if sn.failed != nil {
 		return sn.failed

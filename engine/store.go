@@ -53,6 +53,10 @@ type shared struct {
 
 	watcher atomic.Pointer[Watcher]
 
+	// reads caches the records plain GETs read (readcache.go); nil when
+	// ReadCacheSize is 0.
+	reads *readCache
+
 	// combinedWrites counts writes a combiner ran for another goroutine
 	// (combine.go); tests read it to know combining happened.
 	combinedWrites atomic.Int64
@@ -174,6 +178,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{shared: &shared{db: db, opts: opts, locks: newKeyLocks(), stop: make(chan struct{}),
 		shareShards: min(max(runtime.GOMAXPROCS(0)/2, 1), maxShareShards), shareWait: shareWaitLimit}}
+	s.reads = newReadCache(opts.ReadCacheSize)
 	s.disk = diskGuard{dir: opts.Dir, reserve: uint64(max(opts.DiskReserve, 0))}
 	s.sync = newGroupSync(db.Sync)
 	s.sync.setPolicy(opts.Fsync)
@@ -215,7 +220,16 @@ func (s *Store) Exclusive(fn func(st *Store) error) error {
 	}
 	s.mapMu.Lock()
 	defer s.mapMu.Unlock()
+	defer s.invalidateReads()
 	return fn(&Store{shared: s.shared, exclusive: true})
+}
+
+// invalidateReads makes every cached read stale, after an operation that
+// held mapMu exclusively and wrote without the keys' locks.
+func (s *Store) invalidateReads() {
+	if s.reads != nil {
+		s.reads.invalidateAll()
+	}
 }
 
 // Databases is the number of logical databases.

@@ -54,6 +54,7 @@ func testOptions(dir string, clock *fakeClock) Options {
 		MemTableSize:   8 << 20,
 		NumMemtables:   2,
 		IndexCacheSize: 4 << 20,
+		ReadCacheSize:  1 << 20, // every Get in the tests goes through the read cache
 		ValueThreshold: 1 << 10,
 		GCInterval:     time.Hour, // tests call sweepGarbage themselves
 	}

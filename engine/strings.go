@@ -129,6 +129,9 @@ func (s *Store) Set(db int, key, value []byte, a SetArgs) (SetResult, error) {
 
 // Get returns a string's value; ok is false when the key is missing.
 func (s *Store) Get(db int, key []byte) (value []byte, ok bool, err error) {
+	if s.reads != nil && !s.exclusive && s.batch == nil && (s.snap == nil || s.snap.cached) {
+		return s.getCached(db, key)
+	}
 	err = s.view(db, func(x *Txn) error {
 		r, exists, err := x.getString(key)
 		value, ok = r.payload, exists

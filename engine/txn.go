@@ -70,6 +70,14 @@ func (s *Store) lockedCommit(db int, targets []lockKey, fn func(x *Txn) error) (
 	if !s.exclusive {
 		s.mapMu.RLock()
 		defer s.mapMu.RUnlock()
+		if s.reads != nil {
+			keys := make([][]byte, len(targets))
+			for i, t := range targets {
+				keys[i] = encodeKey(s.nsOf[t.db], t.key)
+			}
+			s.beginWrites(keys)
+			defer s.endWrites(keys)
+		}
 		if id, ok := s.singleStripe(targets); ok {
 			return s.combinedCommit(id, &combinedOp{db: db, targets: targets, fn: fn})
 		}
@@ -172,25 +180,102 @@ func (x *Txn) get(key []byte) (record, bool, error) {
 	if err := x.s.batchCovers(x.ns, key); err != nil {
 		return record{}, false, err
 	}
-	item, err := x.t.Get(encodeKey(x.ns, key))
+	raw, found, err := readRecord(x.t, encodeKey(x.ns, key))
+	if err != nil || !found {
+		return record{}, false, err
+	}
+	return liveRecord(raw, x.now)
+}
+
+// readRecord returns a copy of the stored record of an encoded key.
+func readRecord(txn *badger.Txn, key []byte) (raw []byte, found bool, err error) {
+	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return record{}, false, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return record{}, false, fmt.Errorf("get: %w", err)
+		return nil, false, fmt.Errorf("get: %w", err)
 	}
-	v, err := item.ValueCopy(nil)
+	raw, err = item.ValueCopy(nil)
 	if err != nil {
-		return record{}, false, fmt.Errorf("read value: %w", err)
+		return nil, false, fmt.Errorf("read value: %w", err)
 	}
-	r, err := decodeRecord(v)
+	return raw, true, nil
+}
+
+// liveRecord decodes a stored record; expired records read as absent.
+func liveRecord(raw []byte, now int64) (record, bool, error) {
+	r, err := decodeRecord(raw)
 	if err != nil {
 		return record{}, false, err
 	}
-	if r.expiredAt(x.now) {
+	if r.expiredAt(now) {
 		return record{}, false, nil
 	}
 	return r, true, nil
+}
+
+// getCached is Get through the read cache (readcache.go), on a plain handle
+// or a snapshot the cache may serve. A plain read takes its ticket before
+// its transaction opens, so that a value read before a concurrent commit
+// is never served after it. A snapshot's reads use the cache only while
+// nothing was written since the snapshot opened: then the cache's entries
+// are the snapshot's values.
+func (s *Store) getCached(db int, key []byte) (value []byte, ok bool, err error) {
+	if err := s.checkDB(db); err != nil {
+		return nil, false, err
+	}
+	now := s.nowMs()
+	if s.snap != nil {
+		now = s.snap.now
+	} else {
+		s.mapMu.RLock()
+		defer s.mapMu.RUnlock()
+	}
+	ck := encodeKey(s.nsOf[db], key)
+	raw, found, hit := s.reads.lookup(ck)
+	if hit && s.snap != nil && !s.snap.unchanged(s.reads) {
+		hit = false
+	}
+	if hit {
+		s.reads.hits.Add(1)
+	} else {
+		s.reads.misses.Add(1)
+		if raw, found, err = s.readToCache(ck); err != nil {
+			return nil, false, err
+		}
+	}
+	if !found {
+		return nil, false, nil
+	}
+	r, ok, err := liveRecord(raw, now)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if r.kind != KindString {
+		return nil, false, ErrWrongType
+	}
+	return r.payload, true, nil
+}
+
+// readToCache reads an encoded key's record from badger and offers it to
+// the read cache.
+func (s *Store) readToCache(ck []byte) (raw []byte, found bool, err error) {
+	if s.snap != nil {
+		raw, found, err = readRecord(s.snap.txn, ck)
+		t := s.reads.ticket(ck)
+		if err == nil && s.snap.unchanged(s.reads) {
+			s.reads.fill(t, ck, raw, found)
+		}
+		return raw, found, err
+	}
+	t := s.reads.ticket(ck)
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	if raw, found, err = readRecord(txn, ck); err == nil {
+		s.reads.fill(t, ck, raw, found)
+	}
+	return raw, found, err
 }
 
 // getString returns key's string value, ErrWrongType for another kind.

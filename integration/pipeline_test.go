@@ -222,7 +222,18 @@ func TestPipelineGroupsBesideBrokenScripts(t *testing.T) {
 // whose buffer starts empty: its 40 bytes arrive in one read.
 func TestPipelinedReadsSeeOneMoment(t *testing.T) {
 	t.Parallel()
-	k := startKVD(t)
+	pipelinedReadsSeeOneMoment(t)
+}
+
+// The same with the read cache on: a snapshot may read through it only
+// while nothing is written.
+func TestPipelinedReadsSeeOneMomentThroughTheReadCache(t *testing.T) {
+	t.Parallel()
+	pipelinedReadsSeeOneMoment(t, "--read-cache-size", "8mb")
+}
+
+func pipelinedReadsSeeOneMoment(t *testing.T, kvdArgs ...string) {
+	k := startKVD(t, kvdArgs...)
 	ctx := context.Background()
 	writer := newClient(t, k.Addr, 2)
 	if err := writer.MSet(ctx, "a", 0, "b", 0).Err(); err != nil {

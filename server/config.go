@@ -27,9 +27,9 @@ type Config struct {
 	ProtoMaxBulkLen int64
 	// Memory sizing of the store (engine.Options), in bytes; -1 keeps the
 	// engine's default. The binary applies them when it opens the store.
-	MemTableSize, BlockCacheSize, IndexCacheSize int64
-	LogLevel                                     string
-	ConfigFile                                   string
+	MemTableSize, BlockCacheSize, IndexCacheSize, ReadCacheSize int64
+	LogLevel                                                    string
+	ConfigFile                                                  string
 	// Level, when set, is the logger's level: CONFIG SET loglevel changes it.
 	Level *slog.LevelVar
 }
@@ -56,6 +56,7 @@ func DefaultConfig() Config {
 		MemTableSize:    -1,
 		BlockCacheSize:  -1,
 		IndexCacheSize:  -1,
+		ReadCacheSize:   -1,
 		LogLevel:        "notice",
 	}
 }

@@ -130,6 +130,9 @@ func (s *Server) infoSection(c *Client, name string) (string, bool) {
 		ib.kv("total_error_replies", s.stats.errorReplies.Load())
 		ib.kv("unexpected_error_replies", 0)
 		ib.kv("total_reads_processed", s.stats.commands.Load())
+		hits, misses := s.store.ReadCacheStats()
+		ib.kv("kvd_read_cache_hits", hits)
+		ib.kv("kvd_read_cache_misses", misses)
 	case "replication":
 		ib.title("Replication")
 		ib.kv("role", "master")

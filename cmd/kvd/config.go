@@ -87,6 +87,7 @@ func settings() []setting {
 		memSetting("memtable-size", "write buffer per memtable, up to 3 in memory (default 16mb)", false, func(c *server.Config) *int64 { return &c.MemTableSize }),
 		memSetting("block-cache-size", "cache of data blocks (default 0: none, the page cache serves memory-mapped tables)", true, func(c *server.Config) *int64 { return &c.BlockCacheSize }),
 		memSetting("index-cache-size", "cache of table indexes and bloom filters (default 16mb)", false, func(c *server.Config) *int64 { return &c.IndexCacheSize }),
+		memSetting("read-cache-size", "cache of the values GET reads, for read-mostly working sets (default 0: none)", true, func(c *server.Config) *int64 { return &c.ReadCacheSize }),
 		// Redis persistence directives: kvd always persists, so these are
 		// accepted in a redis.conf and otherwise ignored.
 		{"appendonly", "accepted for redis.conf compatibility; kvd always persists", func(*server.Config, string) error { return errIgnored }},

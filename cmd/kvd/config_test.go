@@ -24,9 +24,13 @@ func TestMemorySettings(t *testing.T) {
 		}
 	}
 	// A zero block cache is a choice (none); a zero memtable is refused.
-	cfg, _, err = parseArgs([]string{"--block-cache-size", "0"}, io.Discard, new(string))
-	if err != nil || cfg.BlockCacheSize != 0 {
-		t.Fatalf("--block-cache-size 0: %d, %v", cfg.BlockCacheSize, err)
+	cfg, _, err = parseArgs([]string{"--block-cache-size", "0", "--read-cache-size", "0"}, io.Discard, new(string))
+	if err != nil || cfg.BlockCacheSize != 0 || cfg.ReadCacheSize != 0 {
+		t.Fatalf("--block-cache-size 0 --read-cache-size 0: %d %d, %v", cfg.BlockCacheSize, cfg.ReadCacheSize, err)
+	}
+	cfg, _, err = parseArgs([]string{"--read-cache-size", "256mb"}, io.Discard, new(string))
+	if err != nil || cfg.ReadCacheSize != 256<<20 {
+		t.Fatalf("--read-cache-size 256mb: %d, %v", cfg.ReadCacheSize, err)
 	}
 	if _, _, err := parseArgs([]string{"--memtable-size", "0"}, io.Discard, new(string)); err == nil {
 		t.Error("--memtable-size 0 was accepted")

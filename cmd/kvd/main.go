@@ -63,6 +63,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.IndexCacheSize >= 0 {
 		opts.IndexCacheSize = cfg.IndexCacheSize
 	}
+	if cfg.ReadCacheSize >= 0 {
+		opts.ReadCacheSize = cfg.ReadCacheSize
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(softMemoryLimit(opts))
 	}
@@ -81,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // softMemoryLimit is the Go heap limit kvd sets unless GOMEMLIMIT is given:
-// badger's fixed memory (memtables, caches) plus 192 MiB for table builders
+// badger's and the read cache's fixed memory (memtables, caches) plus 192 MiB for table builders
 // (a memtable flush builds its table in memory, growing its buffer by
 // doubling to several times the memtable), connections and garbage.
 // Without a limit the garbage of a burst of writes stayed in RSS: after
@@ -89,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // 202 MB for the same data), at the same SET/GET throughput. It is soft:
 // when live memory needs more, Go lets the heap grow and caps the GC's CPU.
 func softMemoryLimit(opts engine.Options) int64 {
-	return 192<<20 + int64(opts.NumMemtables)*opts.MemTableSize + opts.BlockCacheSize + opts.IndexCacheSize
+	return 192<<20 + int64(opts.NumMemtables)*opts.MemTableSize + opts.BlockCacheSize + opts.IndexCacheSize + opts.ReadCacheSize
 }
 
 // servePprof exposes runtime profiles for performance work (docs/performance.md).

@@ -1,0 +1,80 @@
+package integration
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// infoInt reads one integer field of an INFO section.
+func infoInt(t *testing.T, c *redis.Client, section, field string) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), section).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatalf("INFO %s: %q", field, line)
+			}
+			return n
+		}
+	}
+	t.Fatalf("INFO %s has no %s", section, field)
+	return 0
+}
+
+// With --read-cache-size, a GET read again is served from the cache (INFO
+// counts the hit) and still sees every later write, whoever makes it and
+// however: another client's SET, MULTI/EXEC, FLUSHDB.
+func TestReadCacheServesGetsAndSeesWrites(t *testing.T) {
+	t.Parallel()
+	k := startKVD(t, "--read-cache-size", "8mb")
+	ctx := context.Background()
+	reader, writer := newClient(t, k.Addr, 2), newClient(t, k.Addr, 3)
+	wantGet := func(want string) {
+		t.Helper()
+		got, err := reader.Get(ctx, "k").Result()
+		if want == "" {
+			if err != redis.Nil {
+				t.Fatalf("GET k = %q, %v; want nil", got, err)
+			}
+			return
+		}
+		if err != nil || got != want {
+			t.Fatalf("GET k = %q, %v; want %q", got, err, want)
+		}
+	}
+	if err := writer.Set(ctx, "k", "v1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantGet("v1")
+	hits := infoInt(t, reader, "stats", "kvd_read_cache_hits")
+	wantGet("v1")
+	if after := infoInt(t, reader, "stats", "kvd_read_cache_hits"); after != hits+1 {
+		t.Fatalf("kvd_read_cache_hits %d -> %d after reading k again", hits, after)
+	}
+
+	if err := writer.Set(ctx, "k", "v2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantGet("v2")
+	wantGet("v2")
+	if _, err := writer.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "k", "v3", 0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantGet("v3")
+	wantGet("v3")
+	if err := writer.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantGet("")
+}
