@@ -15,8 +15,8 @@ import (
 //
 // Correctness rests on versions, not on invalidating entries in time:
 //
-//   - Every key hashes to a slot, a word of in-flight writers (high 32 bits)
-//     and a version (low 32 bits). A writer calls begin for each key before
+//   - Every key hashes to a slot, a word of a version (high 32 bits) and
+//     in-flight writers (low 32 bits). A writer calls begin for each key before
 //     its transaction can commit, and end after the commit returned; both
 //     bump the version.
 //   - A reader takes a ticket (the slot word) before it opens its badger
@@ -58,10 +58,12 @@ const (
 	// value: the map's bucket slot, the entry and two slice headers.
 	readEntryOverhead = 96
 
-	inFlightOne  = uint64(1) << 32
-	beginWrite   = inFlightOne + 1               // one more writer in flight, new version
-	endWrite     = ^inFlightOne + 2              // one writer fewer, new version: 1 - inFlightOne mod 2^64
-	inFlightMask = uint64(0xffff_ffff_0000_0000) // the writers-in-flight half of a word
+	// The version is the high half so that its overflow falls off the
+	// word instead of carrying into the count of writers in flight.
+	versionOne   = uint64(1) << 32
+	beginWrite   = versionOne + 1 // new version, one more writer in flight
+	endWrite     = versionOne - 1 // new version, one writer fewer (the borrow is the version's carry)
+	inFlightMask = versionOne - 1 // the writers-in-flight half of a word
 )
 
 type readShard struct {
@@ -108,9 +110,18 @@ func (c *readCache) shardOf(h uint64) *readShard {
 
 // begin marks a write of key (an encoded key) as in flight; end must
 // follow once its commit has returned, whatever the outcome.
-func (c *readCache) begin(key []byte) { c.slots[c.slotOf(c.hash(key))].Add(beginWrite) }
+func (c *readCache) begin(key []byte) { c.bump(key, beginWrite) }
 
-func (c *readCache) end(key []byte) { c.slots[c.slotOf(c.hash(key))].Add(endWrite) }
+func (c *readCache) end(key []byte) { c.bump(key, endWrite) }
+
+// bump changes key's slot word. When the version wraps around (after 2^31
+// writes of the slot) a word could come back that an old entry still
+// holds: the epoch changes too, which makes every entry stale.
+func (c *readCache) bump(key []byte, delta uint64) {
+	if w := c.slots[c.slotOf(c.hash(key))].Add(delta); w < versionOne {
+		c.epoch.Add(1)
+	}
+}
 
 // invalidateAll makes every entry stale; the caller holds the map lock
 // exclusively.
@@ -155,13 +166,13 @@ func (c *readCache) fill(t readTicket, key, raw []byte, found bool) {
 	if t.word&inFlightMask != 0 {
 		return
 	}
+	size := int64(len(key)+len(raw)) + readEntryOverhead
+	if size > c.budget/4 {
+		return // one big value would evict a quarter of the shard
+	}
 	e := readEntry{word: t.word, epoch: t.epoch}
 	if found {
 		e.raw = append(make([]byte, 0, len(raw)), raw...)
-	}
-	size := entrySize(key, e)
-	if size > c.budget/4 {
-		return // one big value would evict a quarter of the shard
 	}
 	sh := c.shardOf(c.hash(key))
 	sh.mu.Lock()

@@ -224,3 +224,32 @@ func TestReadCacheInSnapshots(t *testing.T) {
 	wantValue(t, s, 0, "k", "new")
 	wantValue(t, s, 0, "other", "x")
 }
+
+// A slot's version wrapping around neither leaves a writer "in flight" for
+// good nor lets an old entry match a recurring word: the epoch changes.
+func TestReadCacheSlotVersionWraps(t *testing.T) {
+	c := newReadCache(1 << 20)
+	key := b("k")
+	slot := c.slotOf(c.hash(key))
+	c.slots[slot].Store(0xffff_ffff << 32) // the last version, no writer in flight
+	before := c.ticket(key)
+	c.fill(before, key, b("old"), true)
+	if _, _, hit := c.lookup(key); !hit {
+		t.Fatal("no hit before the wrap")
+	}
+	c.begin(key)
+	c.end(key)
+	if w := c.slots[slot].Load(); w&inFlightMask != 0 {
+		t.Fatalf("slot word %#x after one begin and end: a writer still in flight", w)
+	}
+	if c.epoch.Load() == before.epoch {
+		t.Fatal("the epoch did not change when the version wrapped")
+	}
+	if _, _, hit := c.lookup(key); hit {
+		t.Fatal("an entry from before the wrap was served")
+	}
+	c.fill(c.ticket(key), key, b("new"), true)
+	if raw, _, hit := c.lookup(key); !hit || string(raw) != "new" {
+		t.Fatalf("after the wrap: %q, hit %v", raw, hit)
+	}
+}

@@ -225,10 +225,7 @@ func (s *Store) getCached(db int, key []byte) (value []byte, ok bool, err error)
 	if err := s.checkDB(db); err != nil {
 		return nil, false, err
 	}
-	now := s.nowMs()
-	if s.snap != nil {
-		now = s.snap.now
-	} else {
+	if s.snap == nil {
 		s.mapMu.RLock()
 		defer s.mapMu.RUnlock()
 	}
@@ -247,6 +244,10 @@ func (s *Store) getCached(db int, key []byte) (value []byte, ok bool, err error)
 	}
 	if !found {
 		return nil, false, nil
+	}
+	now := s.nowMs() // within the GET, after its moment was chosen
+	if s.snap != nil {
+		now = s.snap.now
 	}
 	r, ok, err := liveRecord(raw, now)
 	if err != nil || !ok {
