@@ -199,6 +199,70 @@ func entrySize(key []byte, e readEntry) int64 {
 	return int64(len(key)+len(e.raw)) + readEntryOverhead
 }
 
+// getCached is Get through the read cache (readcache.go), on a plain handle
+// or a snapshot the cache may serve. A plain read takes its ticket before
+// its transaction opens, so that a value read before a concurrent commit
+// is never served after it. A snapshot's reads use the cache only while
+// nothing was written since the snapshot opened: then the cache's entries
+// are the snapshot's values.
+func (s *Store) getCached(db int, key []byte) (value []byte, ok bool, err error) {
+	if err := s.checkDB(db); err != nil {
+		return nil, false, err
+	}
+	if s.snap == nil {
+		s.mapMu.RLock()
+		defer s.mapMu.RUnlock()
+	}
+	ck := encodeKey(s.nsOf[db], key)
+	raw, found, hit := s.reads.lookup(ck)
+	if hit && s.snap != nil && !s.snap.unchanged(s.reads) {
+		hit = false
+	}
+	if hit {
+		s.reads.hits.Add(1)
+	} else {
+		s.reads.misses.Add(1)
+		if raw, found, err = s.readToCache(ck); err != nil {
+			return nil, false, err
+		}
+	}
+	if !found {
+		return nil, false, nil
+	}
+	now := s.nowMs() // within the GET, after its moment was chosen
+	if s.snap != nil {
+		now = s.snap.now
+	}
+	r, ok, err := liveRecord(raw, now)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if r.kind != KindString {
+		return nil, false, ErrWrongType
+	}
+	return r.payload, true, nil
+}
+
+// readToCache reads an encoded key's record from badger and offers it to
+// the read cache.
+func (s *Store) readToCache(ck []byte) (raw []byte, found bool, err error) {
+	if s.snap != nil {
+		raw, found, err = readRecord(s.snap.txn, ck)
+		t := s.reads.ticket(ck)
+		if err == nil && s.snap.unchanged(s.reads) {
+			s.reads.fill(t, ck, raw, found)
+		}
+		return raw, found, err
+	}
+	t := s.reads.ticket(ck)
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	if raw, found, err = readRecord(txn, ck); err == nil {
+		s.reads.fill(t, ck, raw, found)
+	}
+	return raw, found, err
+}
+
 // ReadCacheStats reports the read cache's hits and misses since start.
 func (s *Store) ReadCacheStats() (hits, misses int64) {
 	if s.reads == nil {
