@@ -69,20 +69,26 @@ func startInProcess(t testing.TB) string {
 // blockedClients reads INFO's blocked_clients.
 func blockedClients(t testing.TB, c *redis.Client) int {
 	t.Helper()
-	info, err := c.Info(context.Background(), "clients").Result()
+	return int(infoInt(t, c, "clients", "blocked_clients"))
+}
+
+// infoInt reads one integer field of an INFO section.
+func infoInt(t testing.TB, c *redis.Client, section, field string) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), section).Result()
 	if err != nil {
-		t.Fatalf("INFO clients: %v", err)
+		t.Fatal(err)
 	}
 	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "blocked_clients:"); ok {
-			n, err := strconv.Atoi(v)
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				t.Fatalf("blocked_clients:%q", v)
+				t.Fatalf("INFO %s: %q", field, line)
 			}
 			return n
 		}
 	}
-	t.Fatalf("no blocked_clients in INFO clients: %q", info)
+	t.Fatalf("INFO %s has no %s", section, field)
 	return 0
 }
 

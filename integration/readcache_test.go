@@ -2,32 +2,10 @@ package integration
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 )
-
-// infoInt reads one integer field of an INFO section.
-func infoInt(t *testing.T, c *redis.Client, section, field string) int64 {
-	t.Helper()
-	info, err := c.Info(context.Background(), section).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatalf("INFO %s: %q", field, line)
-			}
-			return n
-		}
-	}
-	t.Fatalf("INFO %s has no %s", section, field)
-	return 0
-}
 
 // With --read-cache-size, a GET read again is served from the cache (INFO
 // counts the hit) and still sees every later write, whoever makes it and

@@ -188,31 +188,6 @@ func TestZSetLeaderboard(t *testing.T) {
 	}
 }
 
-// zBlockedClients reads INFO's blocked_clients.
-func zBlockedClients(t *testing.T, c *redis.Client) int {
-	t.Helper()
-	info := c.Info(context.Background(), "clients").Val()
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "blocked_clients:"); ok {
-			n, _ := strconv.Atoi(v)
-			return n
-		}
-	}
-	t.Fatalf("no blocked_clients in %q", info)
-	return 0
-}
-
-func zWaitBlocked(t *testing.T, c *redis.Client, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for zBlockedClients(t, c) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("blocked_clients never reached %d", n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestZSetBZPopMinServedByZAdd: workers wait on an empty queue; each ZADD
 // from another client wakes exactly one, oldest first, with the lowest
 // score.
@@ -234,7 +209,7 @@ func TestZSetBZPopMinServedByZAdd(t *testing.T) {
 			z, err := c.BZPopMin(ctx, 10*time.Second, "other", "jobs").Result()
 			results <- popped{who, z, err}
 		}()
-		zWaitBlocked(t, admin, i+1) // worker0 blocks first
+		waitBlocked(t, admin, i+1) // worker0 blocks first
 	}
 	producer := newClient(t, k.Addr, 2)
 	if err := producer.ZAdd(ctx, "jobs", redis.Z{Score: 5, Member: "late"}, redis.Z{Score: 1, Member: "urgent"}).Err(); err != nil {
@@ -257,7 +232,7 @@ func TestZSetBZPopMinServedByZAdd(t *testing.T) {
 	if n := admin.Exists(ctx, "jobs").Val(); n != 0 {
 		t.Fatal("the emptied queue still exists")
 	}
-	if n := zBlockedClients(t, admin); n != 0 {
+	if n := blockedClients(t, admin); n != 0 {
 		t.Fatalf("blocked_clients = %d after serving", n)
 	}
 
@@ -270,7 +245,7 @@ func TestZSetBZPopMinServedByZAdd(t *testing.T) {
 		}
 		done <- err
 	}()
-	zWaitBlocked(t, admin, 1)
+	waitBlocked(t, admin, 1)
 	producer.ZAdd(ctx, "src", redis.Z{Score: 1, Member: "a"}, redis.Z{Score: 2, Member: "b"})
 	if err := producer.ZUnionStore(ctx, "jobs", &redis.ZStore{Keys: []string{"src"}}).Err(); err != nil {
 		t.Fatal(err)
