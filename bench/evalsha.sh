@@ -56,10 +56,7 @@ need go redis-server redis-benchmark redis-cli python3 getconf sha1sum
 set_pinning "$PINNED"
 bench_setup
 
-MODE_NAME=evalsha
-[[ "$PINNED" == on ]] && MODE_NAME+=-pinned
-: "${OUT:=$BENCH_DIR/results/$(date +%Y-%m-%d_%H%M)-$MODE_NAME.md}"
-mkdir -p "$(dirname "$OUT")"
+result_file evalsha
 CLK_TCK=$(getconf CLK_TCK)
 
 build_kvd "$WORK/kvd"

@@ -247,6 +247,16 @@ start_pair() {
 
 # result_preamble: the command line, machine and load lines every result
 # file starts with (CMDLINE, LOAD_START, LOAD_END, PINNED).
+# result_file NAME sets MODE_NAME (NAME, with -pinned when PINNED is on)
+# and, unless --out gave one, OUT: bench/results/<date>_<time>-MODE_NAME.md.
+# It creates OUT's directory.
+result_file() {
+	MODE_NAME=$1
+	[[ "$PINNED" == on ]] && MODE_NAME+=-pinned
+	: "${OUT:=$BENCH_DIR/results/$(date +%Y-%m-%d_%H%M)-$MODE_NAME.md}"
+	mkdir -p "$(dirname "$OUT")"
+}
+
 result_preamble() {
 	echo "Command: \`$CMDLINE\`"
 	echo

@@ -59,10 +59,7 @@ need go redis-server redis-cli python3
 set_pinning "$PINNED"
 bench_setup
 
-MODE_NAME=mixed
-[[ "$PINNED" == on ]] && MODE_NAME+=-pinned
-: "${OUT:=$BENCH_DIR/results/$(date +%Y-%m-%d_%H%M)-$MODE_NAME.md}"
-mkdir -p "$(dirname "$OUT")"
+result_file mixed
 
 build_kvd "$WORK/kvd"
 log "building bench/mixed"

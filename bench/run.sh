@@ -87,11 +87,7 @@ need go redis-server redis-benchmark redis-cli python3
 set_pinning "$PINNED"
 bench_setup
 
-MODE_NAME=$MODE
-[[ "$PINNED" == on ]] && MODE_NAME+=-pinned
-STAMP=$(date +%Y-%m-%d_%H%M)
-: "${OUT:=$BENCH_DIR/results/$STAMP-$MODE_NAME.md}"
-mkdir -p "$(dirname "$OUT")"
+result_file "$MODE"
 
 # Shapes: label and redis-benchmark flags. Requests per shape: see shape_requests.
 SHAPES=(c50 "c50-P$PIPELINE" c1)
