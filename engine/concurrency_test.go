@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -291,6 +292,45 @@ func TestGroupSyncBatchesWaiters(t *testing.T) {
 	}
 	if syncs < each {
 		t.Fatalf("%d syncs for %d sequential waits per goroutine: a wait returned without its own sync", syncs, each)
+	}
+}
+
+// Writers that become ready together (one badger batch commits them all)
+// share one sync even on one P: the leader lets them reach wait before its
+// fsync, which would otherwise hold the only P while they sat runnable.
+func TestGroupSyncWritersReadyTogetherShareOneSync(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const trials, writers = 20, 8
+	shared := 0
+	for trial := 0; trial < trials; trial++ {
+		var syncs atomic.Int32
+		g := newGroupSync(func() error {
+			syncs.Add(1)
+			time.Sleep(time.Millisecond) // the fsync: others may run meanwhile
+			return nil
+		})
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if err := g.wait(); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if syncs.Load() == 1 {
+			shared++
+		}
+	}
+	// Without the yield every trial takes two syncs: the first writer's
+	// begins before any other writer runs.
+	if shared < trials*3/4 {
+		t.Fatalf("writers ready together shared one sync in %d of %d trials", shared, trials)
 	}
 }
 

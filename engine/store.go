@@ -34,6 +34,7 @@ type shared struct {
 	opts  Options
 	locks *keyLocks
 	sync  *groupSync
+	logs  *logSyncer // what sync runs: fsyncs badger's logs (logsync.go)
 	ids   idSource
 	disk  diskGuard
 
@@ -180,7 +181,8 @@ func Open(opts Options) (*Store, error) {
 		shareShards: min(max(runtime.GOMAXPROCS(0)/2, 1), maxShareShards), shareWait: shareWaitLimit}}
 	s.reads = newReadCache(opts.ReadCacheSize)
 	s.disk = diskGuard{dir: opts.Dir, reserve: uint64(max(opts.DiskReserve, 0))}
-	s.sync = newGroupSync(db.Sync)
+	s.logs = newLogSyncer(opts.Dir)
+	s.sync = newGroupSync(s.logs.sync)
 	s.sync.setPolicy(opts.Fsync)
 	if err := s.loadDBMap(); err != nil {
 		db.Close()
@@ -199,6 +201,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	syncErr := s.db.Sync()
+	s.logs.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
