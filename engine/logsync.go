@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 // logSyncer makes what badger has written durable without badger's
@@ -31,31 +31,55 @@ import (
 // the successor followed. That also syncs a rotated memtable's WAL, which
 // DB.Sync never did (the "rotated memtables" caveat of docs/engine.md).
 type logSyncer struct {
-	mu   sync.Mutex // one round at a time; the files are its state
-	vlog logFollower
-	wal  logFollower
+	mu     sync.Mutex // one round at a time; the files are its state
+	vlog   logFollower
+	wal    logFollower
+	dir    dirLister
+	failed error // the first fsync error; every later sync returns it
 }
 
 func newLogSyncer(dir string) *logSyncer {
+	l := &logSyncer{dir: dirLister{path: dir}}
 	fsync := (*os.File).Sync
-	return &logSyncer{
-		vlog: logFollower{dir: dir, ext: ".vlog", width: 6, fsync: fsync},
-		wal:  logFollower{dir: dir, ext: ".mem", width: 5, required: true, fsync: fsync},
-	}
+	l.vlog = logFollower{dir: dir, ext: ".vlog", width: 6, fsync: fsync, names: l.dir.names}
+	l.wal = logFollower{dir: dir, ext: ".mem", width: 5, required: true, fsync: fsync, names: l.dir.names}
+	return l
 }
 
 // sync makes every write badger has applied so far durable. The value log
-// goes first: a WAL entry may point into it, never the other way round.
+// goes first, so that an acknowledged write's WAL entry never reaches the
+// disk without the value it points to. (Without badger's lock a batch may
+// land between the two fsyncs; an entry of it that is not yet acknowledged
+// can then be on disk in the WAL without its value, as kernel writeback
+// could always do.)
+//
+// An fsync error is sticky: Linux reports a failed writeback once and
+// drops the dirty pages, so a later fsync of the same file would succeed
+// with the data gone. Every later sync fails too, as Redis stops under
+// appendfsync always; a restart replays what badger has.
 func (l *logSyncer) sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.failed != nil {
+		return l.failed
+	}
+	l.dir.invalidate()
 	if err := l.vlog.sync(); err != nil {
-		return fmt.Errorf("sync value log: %w", err)
+		l.failed = fmt.Errorf("sync value log: %w", err)
+		return l.failed
 	}
 	if err := l.wal.sync(); err != nil {
-		return fmt.Errorf("sync memtable WAL: %w", err)
+		l.failed = fmt.Errorf("sync memtable WAL: %w", err)
+		return l.failed
 	}
 	return nil
+}
+
+// reset forgets the files followed, so that the next sync starts from the
+// directory: when the policy changes, the files followed may be long
+// gone (appendfsync no) and their descriptors would keep their space.
+func (l *logSyncer) reset() {
+	l.close()
 }
 
 // close releases the descriptors.
@@ -64,6 +88,7 @@ func (l *logSyncer) close() {
 	defer l.mu.Unlock()
 	l.vlog.close()
 	l.wal.close()
+	l.dir.close()
 }
 
 // logFollower keeps the newest file of one numbered log open.
@@ -73,6 +98,7 @@ type logFollower struct {
 	width    int
 	required bool // badger always has one (the memtable WAL)
 	fsync    func(*os.File) error
+	names    func(fresh bool) ([]string, error) // the directory's entries
 
 	f   *os.File // nil until the first sync finds a file
 	fid int64
@@ -82,40 +108,45 @@ func (lf *logFollower) path(fid int64) string {
 	return filepath.Join(lf.dir, fmt.Sprintf("%0*d%s", lf.width, fid, lf.ext))
 }
 
+// sync fsyncs every file of this log that may hold writes not yet synced:
+// the one followed, which is complete once a newer one exists, every newer
+// one, and the newest, which it then follows.
 func (lf *logFollower) sync() error {
-	if lf.f == nil {
-		if err := lf.catchUp(-1); err != nil {
-			return err
-		}
-		if lf.f == nil {
-			return nil // no value log (yet)
-		}
-	}
-	for {
+	moved := false
+	for lf.f != nil {
+		// badger numbers each new file one past the previous.
 		next, err := os.Open(lf.path(lf.fid + 1))
 		if errors.Is(err, fs.ErrNotExist) {
-			if lf.unlinked() {
-				// The file is gone and no successor is where badger's
-				// numbering puts it: not expected, so look at the directory.
-				if err := lf.catchUp(lf.fid); err != nil {
-					return err
-				}
-			}
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("open %s: %w", lf.path(lf.fid+1), err)
 		}
-		// badger moved on to the next file; this one is complete.
 		if err := lf.fsync(lf.f); err != nil {
 			next.Close()
 			return fmt.Errorf("fsync %s: %w", lf.f.Name(), err)
 		}
 		lf.f.Close()
-		lf.f, lf.fid = next, lf.fid+1
+		lf.f, lf.fid, moved = next, lf.fid+1, true
+	}
+	// A newer file may still lie beyond a gap: badger deletes a memtable's
+	// WAL when its last reader lets go, and value-log GC deletes any file
+	// but the newest, so fid+1 can be gone while fid+2 holds the writes.
+	// Only the directory tells (one getdents; an fsync costs ~1000x more).
+	jumped, err := lf.catchUp()
+	if err != nil {
+		return err
 	}
 	if lf.f == nil {
-		return nil
+		return nil // no value log (yet)
+	}
+	if moved || jumped {
+		// The new file's name must survive a power loss too; badger's
+		// mmap helper means to sync the directory when it creates a file
+		// but checks the size after setting it, so it never does.
+		if err := syncDir(lf.dir); err != nil {
+			return err
+		}
 	}
 	if err := lf.fsync(lf.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", lf.f.Name(), err)
@@ -123,35 +154,33 @@ func (lf *logFollower) sync() error {
 	return nil
 }
 
-// unlinked reports whether the open file no longer has a name. badger
-// deletes a memtable's WAL once the memtable is flushed to a table (which
-// it syncs itself); by then its successor exists.
-func (lf *logFollower) unlinked() bool {
-	fi, err := lf.f.Stat()
-	if err != nil {
-		return true
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && st.Nlink == 0
-}
-
-// catchUp lists the directory, syncs every file of this log numbered
-// above after except the newest, and keeps the newest open for the caller
-// to sync. A file deleted meanwhile was flushed (memtables) or collected
-// (value logs), so there is nothing of it to sync, unless it was the
-// newest: then a newer one appeared after the listing, and it looks again.
-func (lf *logFollower) catchUp(after int64) error {
-	lf.close()
+// catchUp lists the directory for files of this log numbered above the one
+// followed (any, when none is). If there are, it syncs the one followed and
+// each newer one but the newest, and follows the newest; it reports whether
+// it moved. A file deleted meanwhile was flushed (memtables) or collected
+// (value logs) and has nothing to sync, unless it is the newest: then a newer
+// one appeared after the listing, and it looks again.
+func (lf *logFollower) catchUp() (bool, error) {
 	for attempt := 0; attempt < 10; attempt++ {
-		fids, err := lf.list(after)
+		after := int64(-1)
+		if lf.f != nil {
+			after = lf.fid
+		}
+		fids, err := lf.list(after, attempt > 0)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if len(fids) == 0 {
-			if lf.required {
-				return fmt.Errorf("no %s file in %s", lf.ext, lf.dir)
+			if lf.f == nil && lf.required {
+				return false, fmt.Errorf("no %s file in %s", lf.ext, lf.dir)
 			}
-			return nil
+			return attempt > 0, nil
+		}
+		if lf.f != nil {
+			if err := lf.fsync(lf.f); err != nil {
+				return false, fmt.Errorf("fsync %s: %w", lf.f.Name(), err)
+			}
+			lf.close()
 		}
 		for i, fid := range fids {
 			f, err := os.Open(lf.path(fid))
@@ -159,35 +188,36 @@ func (lf *logFollower) catchUp(after int64) error {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("open %s: %w", lf.path(fid), err)
+				return false, fmt.Errorf("open %s: %w", lf.path(fid), err)
 			}
 			if i == len(fids)-1 {
 				lf.f, lf.fid = f, fid
-				return nil
+				return true, nil
 			}
 			err = lf.fsync(f)
 			f.Close()
 			if err != nil {
-				return fmt.Errorf("fsync %s: %w", lf.path(fid), err)
+				return false, fmt.Errorf("fsync %s: %w", lf.path(fid), err)
 			}
 		}
 	}
-	return fmt.Errorf("the newest %s file in %s kept disappearing", lf.ext, lf.dir)
+	return false, fmt.Errorf("the newest %s file in %s kept disappearing", lf.ext, lf.dir)
 }
 
-// list returns the numbers of this log's files above after, in order.
-func (lf *logFollower) list(after int64) ([]int64, error) {
-	entries, err := os.ReadDir(lf.dir)
+// list returns the numbers of this log's files above after, in order, from
+// the round's listing or, if fresh, a new one.
+func (lf *logFollower) list(after int64, fresh bool) ([]int64, error) {
+	names, err := lf.names(fresh)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", lf.dir, err)
+		return nil, err
 	}
 	var fids []int64
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), lf.ext)
+	for _, name := range names {
+		stem, ok := strings.CutSuffix(name, lf.ext)
 		if !ok {
 			continue
 		}
-		if fid, err := strconv.ParseInt(name, 10, 64); err == nil && fid > after {
+		if fid, err := strconv.ParseInt(stem, 10, 64); err == nil && fid > after {
 			fids = append(fids, fid)
 		}
 	}
@@ -200,4 +230,66 @@ func (lf *logFollower) close() {
 		lf.f.Close()
 		lf.f = nil
 	}
+}
+
+// dirLister lists a directory through one descriptor kept open (7 us a
+// listing against 19 us opening it each time), once per sync round for
+// both logs: a file created after the round began holds no write the
+// round must cover, since those committed before it began.
+type dirLister struct {
+	path   string
+	d      *os.File
+	listed []string // this round's listing, until invalidate
+	valid  bool
+}
+
+// invalidate starts a round: the next names lists again.
+func (dl *dirLister) invalidate() { dl.valid = false }
+
+// names returns the directory's entries, unsorted and without a stat
+// each: the round's listing, or a new one if fresh.
+func (dl *dirLister) names(fresh bool) ([]string, error) {
+	if dl.valid && !fresh {
+		return dl.listed, nil
+	}
+	if dl.d != nil {
+		if _, err := dl.d.Seek(0, io.SeekStart); err != nil {
+			dl.close()
+		}
+	}
+	if dl.d == nil {
+		d, err := os.Open(dl.path)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", dl.path, err)
+		}
+		dl.d = d
+	}
+	names, err := dl.d.Readdirnames(-1)
+	if err != nil {
+		dl.close()
+		return nil, fmt.Errorf("list %s: %w", dl.path, err)
+	}
+	dl.listed, dl.valid = names, true
+	return names, nil
+}
+
+func (dl *dirLister) close() {
+	if dl.d != nil {
+		dl.d.Close()
+		dl.d = nil
+	}
+	dl.valid = false
+}
+
+// syncDir makes the names of the files in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,10 +45,13 @@ func touch(t *testing.T, dir, name string) {
 func TestLogFollowerFollowsNumberedFiles(t *testing.T) {
 	dir := t.TempDir()
 	rec := &fsyncRecorder{}
-	lf := &logFollower{dir: dir, ext: ".mem", width: 5, required: true, fsync: rec.fsync}
+	dl := &dirLister{path: dir}
+	defer dl.close()
+	lf := &logFollower{dir: dir, ext: ".mem", width: 5, required: true, fsync: rec.fsync, names: dl.names}
 	defer lf.close()
 	step := func(what string, want ...string) {
 		t.Helper()
+		dl.invalidate() // a new round, as logSyncer.sync begins one
 		if err := lf.sync(); err != nil {
 			t.Fatalf("%s: sync: %v", what, err)
 		}
@@ -56,6 +60,7 @@ func TestLogFollowerFollowsNumberedFiles(t *testing.T) {
 		}
 	}
 
+	dl.invalidate()
 	if err := lf.sync(); err == nil || !strings.Contains(err.Error(), "no .mem file") {
 		t.Fatalf("sync with no WAL = %v, want an error: an fsync of nothing is no durability", err)
 	}
@@ -80,16 +85,60 @@ func TestLogFollowerFollowsNumberedFiles(t *testing.T) {
 	}
 	touch(t, dir, "00007.mem")
 	touch(t, dir, "00009.mem")
-	step("gap after deletion", "00007.mem", "00009.mem")
+	step("gap after deletion", "00004.mem", "00007.mem", "00009.mem")
 	step("settled", "00009.mem")
-	if lf.fid != 9 {
-		t.Fatalf("following %d, want 9", lf.fid)
+
+	// fid+1 gone while the file followed still exists (a reader kept it
+	// alive, or value-log GC removed the one in between).
+	touch(t, dir, "00011.mem")
+	step("gap with the file followed still there", "00009.mem", "00011.mem")
+	if lf.fid != 11 {
+		t.Fatalf("following %d, want 11", lf.fid)
+	}
+}
+
+// A failed fsync fails every later sync: Linux reports a writeback error
+// once, and a second fsync of the file would succeed with the data gone.
+func TestLogSyncerFsyncErrorIsSticky(t *testing.T) {
+	dir := t.TempDir()
+	touch(t, dir, "00001.mem")
+	l := newLogSyncer(dir)
+	defer l.close()
+	boom := errors.New("EIO")
+	l.wal.fsync = func(*os.File) error { return boom }
+	if err := l.sync(); !errors.Is(err, boom) {
+		t.Fatalf("sync = %v, want the fsync error", err)
+	}
+	l.wal.fsync = (*os.File).Sync
+	if err := l.sync(); !errors.Is(err, boom) {
+		t.Fatalf("sync after a failed one = %v, want the first error again", err)
+	}
+}
+
+// Changing the policy drops the descriptors: under "no" nothing syncs, and
+// a descriptor of a deleted WAL would keep its space.
+func TestSetFsyncReleasesTheFilesFollowed(t *testing.T) {
+	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncNo })
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if s.logs.wal.f == nil {
+		t.Fatal("no WAL followed after a sync")
+	}
+	s.SetFsync(FsyncNo)
+	if s.logs.wal.f != nil || s.logs.vlog.f != nil {
+		t.Fatal("SetFsync kept descriptors open")
+	}
+	if err := s.Sync(); err != nil || s.logs.wal.f == nil {
+		t.Fatalf("the sync after SetFsync: %v, following a WAL: %v", err, s.logs.wal.f != nil)
 	}
 }
 
 func TestLogFollowerOptionalLogMayBeAbsent(t *testing.T) {
 	rec := &fsyncRecorder{}
-	lf := &logFollower{dir: t.TempDir(), ext: ".vlog", width: 6, fsync: rec.fsync}
+	dl := &dirLister{path: t.TempDir()}
+	defer dl.close()
+	lf := &logFollower{dir: dl.path, ext: ".vlog", width: 6, fsync: rec.fsync, names: dl.names}
 	if err := lf.sync(); err != nil {
 		t.Fatalf("sync with no value log: %v", err)
 	}
@@ -101,8 +150,10 @@ func TestLogFollowerOptionalLogMayBeAbsent(t *testing.T) {
 // newestFile is the highest-numbered file of a log in dir.
 func newestFile(t *testing.T, dir, ext string, width int) string {
 	t.Helper()
-	lf := &logFollower{dir: dir, ext: ext, width: width}
-	fids, err := lf.list(-1)
+	dl := &dirLister{path: dir}
+	defer dl.close()
+	lf := &logFollower{dir: dir, ext: ext, width: width, names: dl.names}
+	fids, err := lf.list(-1, true)
 	if err != nil || len(fids) == 0 {
 		t.Fatalf("list %s files: %v (%d found)", ext, err, len(fids))
 	}

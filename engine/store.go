@@ -201,7 +201,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	syncErr := s.db.Sync()
-	s.logs.close()
+	s.logs.reset()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
@@ -242,7 +242,12 @@ func (s *Store) Databases() int { return s.opts.Databases }
 func (s *Store) Fsync() FsyncPolicy { return s.sync.policy() }
 
 // SetFsync changes the durability policy at run time (CONFIG SET appendfsync).
-func (s *Store) SetFsync(p FsyncPolicy) { s.sync.setPolicy(p) }
+// The log syncer forgets the files it followed: under "no" they may be
+// long deleted, and the next sync finds the current ones.
+func (s *Store) SetFsync(p FsyncPolicy) {
+	s.sync.setPolicy(p)
+	s.logs.reset()
+}
 
 // Sync forces everything written so far to disk.
 func (s *Store) Sync() error { return s.sync.wait() }
