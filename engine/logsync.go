@@ -53,7 +53,7 @@ func newLogSyncer(dir string) *logSyncer {
 // can then be on disk in the WAL without its value, as kernel writeback
 // could always do.)
 //
-// An fsync error is sticky: Linux reports a failed writeback once and
+// A failed fsync is sticky: Linux reports a failed writeback once and
 // drops the dirty pages, so a later fsync of the same file would succeed
 // with the data gone. Every later sync fails too, as Redis stops under
 // appendfsync always; a restart replays what badger has.
@@ -65,15 +65,32 @@ func (l *logSyncer) sync() error {
 	}
 	l.dir.invalidate()
 	if err := l.vlog.sync(); err != nil {
-		l.failed = fmt.Errorf("sync value log: %w", err)
-		return l.failed
+		return l.fail(fmt.Errorf("sync value log: %w", err))
 	}
 	if err := l.wal.sync(); err != nil {
-		l.failed = fmt.Errorf("sync memtable WAL: %w", err)
-		return l.failed
+		return l.fail(fmt.Errorf("sync memtable WAL: %w", err))
 	}
 	return nil
 }
+
+// fail remembers err if an fsync failed; other errors (opening or listing
+// files) leave the pages dirty and the next round may well succeed.
+func (l *logSyncer) fail(err error) error {
+	var fe *fsyncError
+	if errors.As(err, &fe) {
+		l.failed = err
+	}
+	return err
+}
+
+// fsyncError is a failed fsync of a file.
+type fsyncError struct {
+	name string
+	err  error
+}
+
+func (e *fsyncError) Error() string { return "fsync " + e.name + ": " + e.err.Error() }
+func (e *fsyncError) Unwrap() error { return e.err }
 
 // reset forgets the files followed, so that the next sync starts from the
 // directory: when the policy changes, the files followed may be long
@@ -124,7 +141,7 @@ func (lf *logFollower) sync() error {
 		}
 		if err := lf.fsync(lf.f); err != nil {
 			next.Close()
-			return fmt.Errorf("fsync %s: %w", lf.f.Name(), err)
+			return &fsyncError{name: lf.f.Name(), err: err}
 		}
 		lf.f.Close()
 		lf.f, lf.fid, moved = next, lf.fid+1, true
@@ -149,7 +166,7 @@ func (lf *logFollower) sync() error {
 		}
 	}
 	if err := lf.fsync(lf.f); err != nil {
-		return fmt.Errorf("fsync %s: %w", lf.f.Name(), err)
+		return &fsyncError{name: lf.f.Name(), err: err}
 	}
 	return nil
 }
@@ -178,7 +195,7 @@ func (lf *logFollower) catchUp() (bool, error) {
 		}
 		if lf.f != nil {
 			if err := lf.fsync(lf.f); err != nil {
-				return false, fmt.Errorf("fsync %s: %w", lf.f.Name(), err)
+				return false, &fsyncError{name: lf.f.Name(), err: err}
 			}
 			lf.close()
 		}
@@ -197,7 +214,7 @@ func (lf *logFollower) catchUp() (bool, error) {
 			err = lf.fsync(f)
 			f.Close()
 			if err != nil {
-				return false, fmt.Errorf("fsync %s: %w", lf.path(fid), err)
+				return false, &fsyncError{name: lf.path(fid), err: err}
 			}
 		}
 	}
@@ -289,7 +306,7 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
+		return &fsyncError{name: dir, err: err}
 	}
 	return nil
 }

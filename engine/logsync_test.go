@@ -115,6 +115,21 @@ func TestLogSyncerFsyncErrorIsSticky(t *testing.T) {
 	}
 }
 
+// Failing to find the files is not sticky: nothing was lost, and the next
+// round may find them.
+func TestLogSyncerOtherErrorsAreNotSticky(t *testing.T) {
+	dir := t.TempDir()
+	l := newLogSyncer(dir)
+	defer l.close()
+	if err := l.sync(); err == nil {
+		t.Fatal("sync with no WAL succeeded")
+	}
+	touch(t, dir, "00001.mem")
+	if err := l.sync(); err != nil {
+		t.Fatalf("sync once the WAL exists = %v", err)
+	}
+}
+
 // Changing the policy drops the descriptors: under "no" nothing syncs, and
 // a descriptor of a deleted WAL would keep its space.
 func TestSetFsyncReleasesTheFilesFollowed(t *testing.T) {
