@@ -26,9 +26,9 @@ import (
 // lock of badger's, so commits keep landing while it runs.
 //
 // It follows badger's on-disk naming: memtable WALs are "%05d.mem" and
-// value logs "%06d.vlog", each numbered one past the previous. When the
-// next file appears, the current one is final: it is synced once more and
-// the successor followed. That also syncs a rotated memtable's WAL, which
+// value logs "%06d.vlog", each numbered above the previous. When a newer
+// file appears, the current one is final: it is synced once more and the
+// newer ones followed. That also syncs a rotated memtable's WAL, which
 // DB.Sync never did (the "rotated memtables" caveat of docs/engine.md).
 type logSyncer struct {
 	mu     sync.Mutex // one round at a time; the files are its state
@@ -127,37 +127,19 @@ func (lf *logFollower) path(fid int64) string {
 
 // sync fsyncs every file of this log that may hold writes not yet synced:
 // the one followed, which is complete once a newer one exists, every newer
-// one, and the newest, which it then follows.
+// one, and the newest, which it then follows. Newer files are found in the
+// directory rather than by trying the next number: badger deletes a
+// memtable's WAL when its last reader lets go, and value-log GC deletes
+// any file but the newest, so fid+1 can be gone while fid+2 holds writes.
 func (lf *logFollower) sync() error {
-	moved := false
-	for lf.f != nil {
-		// badger numbers each new file one past the previous.
-		next, err := os.Open(lf.path(lf.fid + 1))
-		if errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("open %s: %w", lf.path(lf.fid+1), err)
-		}
-		if err := lf.fsync(lf.f); err != nil {
-			next.Close()
-			return &fsyncError{name: lf.f.Name(), err: err}
-		}
-		lf.f.Close()
-		lf.f, lf.fid, moved = next, lf.fid+1, true
-	}
-	// A newer file may still lie beyond a gap: badger deletes a memtable's
-	// WAL when its last reader lets go, and value-log GC deletes any file
-	// but the newest, so fid+1 can be gone while fid+2 holds the writes.
-	// Only the directory tells (one getdents; an fsync costs ~1000x more).
-	jumped, err := lf.catchUp()
+	moved, err := lf.catchUp()
 	if err != nil {
 		return err
 	}
 	if lf.f == nil {
 		return nil // no value log (yet)
 	}
-	if moved || jumped {
+	if moved {
 		// The new file's name must survive a power loss too; badger's
 		// mmap helper means to sync the directory when it creates a file
 		// but checks the size after setting it, so it never does.
