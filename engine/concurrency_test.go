@@ -262,14 +262,12 @@ func TestGroupSyncInFlightSyncDoesNotCount(t *testing.T) {
 	}
 }
 
-// N concurrent waiters share syncs: far fewer than N syncs run.
-func TestGroupSyncBatchesWaiters(t *testing.T) {
-	var ticket atomic.Int64
-	cs := &countingSync{sleep: time.Millisecond, ticket: &ticket}
-	g := newGroupSync(cs.fn)
-	const workers, each = 64, 10
-	var wg sync.WaitGroup
+// waitTogether releases workers goroutines at once, each calling g.wait
+// each times, and returns when all are done.
+func waitTogether(t *testing.T, g *groupSync, workers, each int) {
+	t.Helper()
 	start := make(chan struct{})
+	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -284,6 +282,15 @@ func TestGroupSyncBatchesWaiters(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
+}
+
+// N concurrent waiters share syncs: far fewer than N syncs run.
+func TestGroupSyncBatchesWaiters(t *testing.T) {
+	var ticket atomic.Int64
+	cs := &countingSync{sleep: time.Millisecond, ticket: &ticket}
+	g := newGroupSync(cs.fn)
+	const workers, each = 64, 10
+	waitTogether(t, g, workers, each)
 	calls := int64(workers * each)
 	syncs := cs.started.Load()
 	t.Logf("%d waits, %d syncs", calls, syncs)
@@ -309,20 +316,7 @@ func TestGroupSyncWritersReadyTogetherShareOneSync(t *testing.T) {
 			time.Sleep(time.Millisecond) // the fsync: others may run meanwhile
 			return nil
 		})
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := 0; w < writers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				if err := g.wait(); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
+		waitTogether(t, g, writers, 1)
 		if syncs.Load() == 1 {
 			shared++
 		}

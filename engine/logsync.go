@@ -29,7 +29,7 @@ import (
 // value logs "%06d.vlog", each numbered above the previous. When a newer
 // file appears, the current one is final: it is synced once more and the
 // newer ones followed. That also syncs a rotated memtable's WAL, which
-// DB.Sync never did (the "rotated memtables" caveat of docs/engine.md).
+// DB.Sync never did (docs/engine.md, "Rotated memtables").
 type logSyncer struct {
 	mu     sync.Mutex // one round at a time; the files are its state
 	vlog   logFollower
@@ -92,14 +92,8 @@ type fsyncError struct {
 func (e *fsyncError) Error() string { return "fsync " + e.name + ": " + e.err.Error() }
 func (e *fsyncError) Unwrap() error { return e.err }
 
-// reset forgets the files followed, so that the next sync starts from the
-// directory: when the policy changes, the files followed may be long
-// gone (appendfsync no) and their descriptors would keep their space.
-func (l *logSyncer) reset() {
-	l.close()
-}
-
-// close releases the descriptors.
+// close releases the descriptors; the next sync, if any, starts from the
+// directory again.
 func (l *logSyncer) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()

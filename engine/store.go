@@ -201,7 +201,7 @@ func (s *Store) Close() error {
 	close(s.stop)
 	s.wg.Wait()
 	syncErr := s.db.Sync()
-	s.logs.reset()
+	s.logs.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
@@ -242,11 +242,12 @@ func (s *Store) Databases() int { return s.opts.Databases }
 func (s *Store) Fsync() FsyncPolicy { return s.sync.policy() }
 
 // SetFsync changes the durability policy at run time (CONFIG SET appendfsync).
-// The log syncer forgets the files it followed: under "no" they may be
-// long deleted, and the next sync finds the current ones.
+// The log syncer lets go of the files it followed: under "no" they may be
+// long deleted (their descriptors would keep the space), and the next sync
+// finds the current ones.
 func (s *Store) SetFsync(p FsyncPolicy) {
 	s.sync.setPolicy(p)
-	s.logs.reset()
+	s.logs.close()
 }
 
 // Sync forces everything written so far to disk.
