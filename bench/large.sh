@@ -61,29 +61,13 @@ KPID=$STARTED_PID
 wait_ready "$KPID" "$PORT" "$WORK/kvd.log" || die "kvd did not start"
 
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
-# RSS split: anonymous memory (heap, memtables, caches) is what kvd holds;
-# file-backed pages are badger's memory-mapped tables in the page cache,
-# which the kernel drops under memory pressure.
-rss_split() { awk '/^RssAnon/{a=$2} /^RssFile/{f=$2} END{printf "%d MB anon + %d MB file-backed", a/1024, f/1024}' "/proc/$1/status"; }
+# RSS split (rss_split_kb): anonymous vs file-backed pages.
+rss_split() { read -r a f <<<"$(rss_split_kb "$1")"; printf '%d MB anon + %d MB file-backed' $((a / 1024)) $((f / 1024)); }
 
-# Keys are named as redis-benchmark names them (__rand_int__ is 12 digits),
-# so that the GETs below hit: key:000000000000 ... key:<N-1>.
+# Keys are named as redis-benchmark names them, so that the GETs below hit.
 log "loading $KEYS keys of 100 bytes through redis-cli --pipe"
 LOAD_START=$(date +%s.%N)
-python3 - "$KEYS" <<'EOF' | redis-cli -p "$PORT" --pipe >"$WORK/load.txt"
-import sys
-n = int(sys.argv[1])
-value = b"v" * 100
-out = sys.stdout.buffer
-chunk = []
-for i in range(n):
-    k = b"key:%012d" % i
-    chunk.append(b"*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$100\r\n%s\r\n" % (k, value))
-    if len(chunk) == 10000:
-        out.write(b"".join(chunk))
-        chunk = []
-out.write(b"".join(chunk))
-EOF
+set_commands "$KEYS" | redis-cli -p "$PORT" --pipe >"$WORK/load.txt"
 LOAD_END=$(date +%s.%N)
 tail -n 2 "$WORK/load.txt" >&2
 grep -q "errors: 0" "$WORK/load.txt" || die "the load had errors: $(tail -n 1 "$WORK/load.txt")"

@@ -196,6 +196,34 @@ peak_rss_kb() {
 # dir_kb DIR: disk usage of a data directory, in kB.
 dir_kb() { du -sk "$1" 2>/dev/null | awk '{print $1}'; }
 
+# rss_split_kb PID: "ANON FILE" resident kB of a live process. Anonymous
+# memory is what the server holds (heap, memtables, caches); file-backed
+# pages are badger's memory-mapped tables in the page cache, which the
+# kernel drops under memory pressure.
+rss_split_kb() {
+	awk '/^RssAnon:/{a=$2} /^RssFile:/{f=$2} END{print a+0, f+0}' "/proc/$1/status" 2>/dev/null || echo "0 0"
+}
+
+# set_commands N: RESP for SET key:<12 digits> <100 bytes> over keys 0..N-1,
+# named as redis-benchmark names them (__rand_int__ is 12 digits), for
+# redis-cli --pipe.
+set_commands() {
+	python3 - "$1" <<'PYEOF'
+import sys
+n = int(sys.argv[1])
+value = b"v" * 100
+out = sys.stdout.buffer
+chunk = []
+for i in range(n):
+    k = b"key:%012d" % i
+    chunk.append(b"*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$100\r\n%s\r\n" % (k, value))
+    if len(chunk) == 10000:
+        out.write(b"".join(chunk))
+        chunk = []
+out.write(b"".join(chunk))
+PYEOF
+}
+
 # quote_cmd ARGS...: the arguments as one shell-quoted line.
 quote_cmd() {
 	local out="" a

@@ -74,25 +74,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot open the data directory (is another kvd using it?)", "dir", cfg.Dir, "err", err)
 		return 1
 	}
+	stopTrimming := make(chan struct{})
+	go newMemoryTrimmer().run(stopTrimming)
 	code := serve(cfg, store, log)
+	close(stopTrimming)
 	if err := store.Close(); err != nil {
 		log.Error("closing the store", "err", err)
 		return 1
 	}
 	log.Info("kvd stopped")
 	return code
-}
-
-// softMemoryLimit is the Go heap limit kvd sets unless GOMEMLIMIT is given:
-// badger's and the read cache's fixed memory (memtables, caches) plus 192 MiB for table builders
-// (a memtable flush builds its table in memory, growing its buffer by
-// doubling to several times the memtable), connections and garbage.
-// Without a limit the garbage of a burst of writes stayed in RSS: after
-// loading 1M keys, 314 MB anonymous against 161 MB with this limit (Redis:
-// 202 MB for the same data), at the same SET/GET throughput. It is soft:
-// when live memory needs more, Go lets the heap grow and caps the GC's CPU.
-func softMemoryLimit(opts engine.Options) int64 {
-	return 192<<20 + int64(opts.NumMemtables)*opts.MemTableSize + opts.BlockCacheSize + opts.IndexCacheSize + opts.ReadCacheSize
 }
 
 // servePprof exposes runtime profiles for performance work (docs/performance.md).
