@@ -77,12 +77,20 @@ func (s *Store) collectValueLog() {
 			return
 		default:
 		}
-		err := s.db.RunValueLogGC(0.5)
+		err := s.valueLogGC(0.5)
 		if err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
 				s.opts.Logger.Warn("value log GC", "err", err)
 			}
 			return
+		}
+		// The pass moved live values into the newest value log and
+		// deleted the file they were in, without syncing: sync them as
+		// a write of large values, at once under always (no writer
+		// waits for it) and within a second under everysec.
+		s.sync.noteWrite(true)
+		if err := s.sync.afterCommit(); err != nil {
+			s.opts.Logger.Error("fsync after value log GC", "err", err)
 		}
 	}
 }

@@ -21,7 +21,7 @@ var ErrBatchScope = errors.New("engine: work reached outside its batch")
 type batch struct {
 	txn    *badger.Txn
 	locked []lockedKey // every key the batch holds; few, so a slice
-	writes int         // entries put or deleted so far
+	writes writeCount  // what the batch has written so far
 	// targets are the keys of the operations that wrote, for the watcher.
 	targets []lockKey
 	// failed is sticky: once set, the batch cannot commit.
@@ -102,15 +102,15 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 	// The batch's transaction may be shared with other writers
 	// (share.go); run starts the batch afresh each time it runs.
 	run := func(txn *badger.Txn) unitResult {
-		b.txn, b.writes, b.targets, b.failed, b.tooBig = txn, 0, nil, nil, false
+		b.txn, b.writes, b.targets, b.failed, b.tooBig = txn, writeCount{}, nil, nil, false
 		err := fn(&Store{shared: s.shared, batch: b})
 		if b.failed != nil {
 			err = b.failed
 		}
 		if err != nil {
-			return unitResult{err: err, broke: b.writes > 0 || b.tooBig}
+			return unitResult{err: err, broke: b.writes.entries > 0 || b.tooBig}
 		}
-		return unitResult{wrote: b.writes > 0}
+		return unitResult{wrote: b.writes.entries > 0}
 	}
 	shard := 0
 	if len(locks.ids) > 0 {
@@ -131,7 +131,7 @@ func (s *Store) runBatch(keys []BatchKey, fn func(st *Store) error) (bool, error
 	if !committed {
 		return false, err
 	}
-	s.sync.noteWrite()
+	s.sync.noteWrite(b.writes.valueLog)
 	s.notifyWrite(b.targets)
 	return true, nil
 }
@@ -148,9 +148,9 @@ func (s *Store) combinedBatch(id int, keys []BatchKey, b *batch, fn func(st *Sto
 		targets[i] = lockKey{k.DB, k.Key}
 	}
 	op := &combinedOp{db: keys[0].DB, targets: targets, fn: func(x *Txn) error {
-		b.txn, b.writes, b.targets, b.failed, b.tooBig = x.t, 0, nil, nil, false
+		b.txn, b.writes, b.targets, b.failed, b.tooBig = x.t, writeCount{}, nil, nil, false
 		err := fn(&Store{shared: s.shared, batch: b})
-		*x.writes += b.writes
+		x.writes.merge(b.writes)
 		if b.failed != nil {
 			err = b.failed
 			if b.tooBig {
@@ -181,7 +181,7 @@ func (b *batch) write(s *Store, db int, targets []lockKey, fn func(x *Txn) error
 			return err
 		}
 	}
-	before := b.writes
+	before := b.writes.entries
 	defer func() {
 		if r := recover(); r != nil {
 			// A bug in an operation: whatever it wrote must not commit.
@@ -191,14 +191,14 @@ func (b *batch) write(s *Store, db int, targets []lockKey, fn func(x *Txn) error
 	}()
 	err := fn(&Txn{t: b.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &b.writes})
 	if err != nil {
-		if brokeShared(err, b.writes != before) {
+		if brokeShared(err, b.writes.entries != before) {
 			b.tooBig = errors.Is(err, ErrTxnTooBig)
 			b.failed = ErrBatchScope
 			return b.failed
 		}
 		return err
 	}
-	if b.writes != before {
+	if b.writes.entries != before {
 		b.targets = append(b.targets, targets...)
 	}
 	return nil

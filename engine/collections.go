@@ -142,7 +142,7 @@ func (x *Txn) setOwner(id uint64, key []byte) error {
 	if err := x.t.Set(ownerKey(id), v); err != nil {
 		return fmt.Errorf("set owner: %w", mapBadgerErr(err))
 	}
-	*x.writes++
+	x.set(v)
 	return nil
 }
 
@@ -205,7 +205,7 @@ func (x *Txn) setRaw(k, v []byte) error {
 	if err := x.t.Set(k, v); err != nil {
 		return fmt.Errorf("set: %w", mapBadgerErr(err))
 	}
-	*x.writes++
+	x.set(v)
 	return nil
 }
 
@@ -213,7 +213,7 @@ func (x *Txn) delRaw(k []byte) error {
 	if err := x.t.Delete(k); err != nil {
 		return fmt.Errorf("delete: %w", mapBadgerErr(err))
 	}
-	*x.writes++
+	x.writes.entries++
 	return nil
 }
 

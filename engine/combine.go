@@ -173,17 +173,19 @@ func (s *Store) tryRound(round []*combinedOp, results []combineResult) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	var wrote []lockKey
+	var all writeCount
 	now := s.nowMs()
 	for i, op := range round {
-		writes := 0
+		var writes writeCount
 		err := op.fn(&Txn{t: txn, s: s, ns: s.nsOf[op.db], now: now, writes: &writes})
-		if brokeShared(err, writes > 0) {
+		if brokeShared(err, writes.entries > 0) {
 			return errRoundBroken
 		}
-		results[i] = combineResult{committed: err == nil && writes > 0, err: err}
+		results[i] = combineResult{committed: err == nil && writes.entries > 0, err: err}
 		if results[i].committed {
 			wrote = append(wrote, op.targets...)
 		}
+		all.merge(writes)
 	}
 	if len(wrote) == 0 {
 		return nil
@@ -191,7 +193,7 @@ func (s *Store) tryRound(round []*combinedOp, results []combineResult) error {
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("commit round: %w", err)
 	}
-	s.sync.noteWrite()
+	s.sync.noteWrite(all.valueLog)
 	s.notifyWrite(wrote)
 	return nil
 }

@@ -153,7 +153,7 @@ type countingSync struct {
 	overlap  atomic.Bool
 }
 
-func (c *countingSync) fn() error {
+func (c *countingSync) fn(bool) error {
 	if c.running.Add(1) > 1 {
 		c.overlap.Store(true)
 	}
@@ -216,7 +216,7 @@ func TestGroupSyncInFlightSyncDoesNotCount(t *testing.T) {
 	release := make(chan struct{}, 2)
 	var calls atomic.Int32
 	entered := make(chan int32, 2)
-	g := newGroupSync(func() error {
+	g := newGroupSync(func(bool) error {
 		n := calls.Add(1)
 		entered <- n
 		<-release
@@ -311,7 +311,7 @@ func TestGroupSyncWritersReadyTogetherShareOneSync(t *testing.T) {
 	shared := 0
 	for trial := 0; trial < trials; trial++ {
 		var syncs atomic.Int32
-		g := newGroupSync(func() error {
+		g := newGroupSync(func(bool) error {
 			syncs.Add(1)
 			time.Sleep(time.Millisecond) // the fsync: others may run meanwhile
 			return nil
@@ -332,7 +332,7 @@ func TestGroupSyncReportsError(t *testing.T) {
 	boom := errors.New("disk on fire")
 	var fail atomic.Bool
 	fail.Store(true)
-	g := newGroupSync(func() error {
+	g := newGroupSync(func(bool) error {
 		if fail.Load() {
 			return boom
 		}
@@ -353,7 +353,7 @@ func TestGroupSyncReportsError(t *testing.T) {
 
 func TestGroupSyncPolicy(t *testing.T) {
 	var n atomic.Int32
-	g := newGroupSync(func() error { n.Add(1); return nil })
+	g := newGroupSync(func(bool) error { n.Add(1); return nil })
 	for _, p := range []FsyncPolicy{FsyncEverySec, FsyncNo} {
 		g.setPolicy(p)
 		if err := g.afterCommit(); err != nil || n.Load() != 0 {
@@ -450,7 +450,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 func TestHotKeyWritersShareFsyncs(t *testing.T) {
 	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
 	var syncs atomic.Int64
-	s.sync.syncFn = func() error {
+	s.sync.syncFn = func(bool) error {
 		syncs.Add(1)
 		time.Sleep(2 * time.Millisecond)
 		return nil

@@ -83,7 +83,7 @@ func (s *Store) remap(dbs []int, change func() (freed []uint32)) error {
 		s.nsOf, s.nextNS = savedMap, savedNext
 		return fmt.Errorf("update database map: %w", err)
 	}
-	s.sync.noteWrite()
+	s.sync.noteWrite(true) // rare, and its values are of any size
 	s.notifyFlush(dbs)
 	return s.sync.afterCommit()
 }

@@ -46,8 +46,9 @@ func newLogSyncer(dir string) *logSyncer {
 	return l
 }
 
-// sync makes every write badger has applied so far durable. The value log
-// goes first, so that an acknowledged write's WAL entry never reaches the
+// sync makes every write badger has applied so far durable; the value log
+// only if valueLog (durability.go says when it may be skipped). The value
+// log goes first, so that an acknowledged write's WAL entry never reaches the
 // disk without the value it points to. (Without badger's lock a batch may
 // land between the two fsyncs; an entry of it that is not yet acknowledged
 // can then be on disk in the WAL without its value, as kernel writeback
@@ -57,15 +58,17 @@ func newLogSyncer(dir string) *logSyncer {
 // drops the dirty pages, so a later fsync of the same file would succeed
 // with the data gone. Every later sync fails too, as Redis stops under
 // appendfsync always; a restart replays what badger has.
-func (l *logSyncer) sync() error {
+func (l *logSyncer) sync(valueLog bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.failed != nil {
 		return l.failed
 	}
 	l.dir.invalidate()
-	if err := l.vlog.sync(); err != nil {
-		return l.fail(fmt.Errorf("sync value log: %w", err))
+	if valueLog {
+		if err := l.vlog.sync(); err != nil {
+			return l.fail(fmt.Errorf("sync value log: %w", err))
+		}
 	}
 	if err := l.wal.sync(); err != nil {
 		return l.fail(fmt.Errorf("sync memtable WAL: %w", err))

@@ -106,11 +106,11 @@ func TestLogSyncerFsyncErrorIsSticky(t *testing.T) {
 	defer l.close()
 	boom := errors.New("EIO")
 	l.wal.fsync = func(*os.File) error { return boom }
-	if err := l.sync(); !errors.Is(err, boom) {
+	if err := l.sync(true); !errors.Is(err, boom) {
 		t.Fatalf("sync = %v, want the fsync error", err)
 	}
 	l.wal.fsync = (*os.File).Sync
-	if err := l.sync(); !errors.Is(err, boom) {
+	if err := l.sync(true); !errors.Is(err, boom) {
 		t.Fatalf("sync after a failed one = %v, want the first error again", err)
 	}
 }
@@ -121,11 +121,11 @@ func TestLogSyncerOtherErrorsAreNotSticky(t *testing.T) {
 	dir := t.TempDir()
 	l := newLogSyncer(dir)
 	defer l.close()
-	if err := l.sync(); err == nil {
+	if err := l.sync(true); err == nil {
 		t.Fatal("sync with no WAL succeeded")
 	}
 	touch(t, dir, "00001.mem")
-	if err := l.sync(); err != nil {
+	if err := l.sync(true); err != nil {
 		t.Fatalf("sync once the WAL exists = %v", err)
 	}
 }

@@ -41,7 +41,7 @@ func (s *Store) SaveFunctions(blob []byte) error {
 	if err != nil {
 		return fmt.Errorf("save function libraries: %w", mapBadgerErr(err))
 	}
-	s.sync.noteWrite()
+	s.sync.noteWrite(true) // rare, and a library may be large
 	return s.sync.afterCommit()
 }
 

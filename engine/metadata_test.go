@@ -117,7 +117,7 @@ func TestSaveFunctionsFollowsFsyncPolicy(t *testing.T) {
 	s.SetFsync(FsyncNo)
 	s.sync.mu.Lock() // orders the swap before any later sync's read
 	inner := s.sync.syncFn
-	s.sync.syncFn = func() error { syncs.Add(1); return inner() }
+	s.sync.syncFn = func(v bool) error { syncs.Add(1); return inner(v) }
 	s.sync.mu.Unlock()
 	if err := s.SaveFunctions(b("a")); err != nil || syncs.Load() != 0 {
 		t.Fatalf("SaveFunctions under no: %d syncs, %v", syncs.Load(), err)

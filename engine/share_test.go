@@ -13,13 +13,13 @@ import (
 // fail (after writing, so a non-nil fail breaks a shared transaction).
 func putUnit(s *Store, key, value string, fail error) func(txn *badger.Txn) unitResult {
 	return func(txn *badger.Txn) unitResult {
-		writes := 0
+		var writes writeCount
 		x := &Txn{t: txn, s: s, ns: s.nsOf[0], now: s.nowMs(), writes: &writes}
 		err := x.put(b(key), record{kind: KindString, payload: b(value)})
 		if err == nil {
 			err = fail
 		}
-		return unitResult{wrote: err == nil && writes > 0, err: err, broke: brokeShared(err, writes > 0)}
+		return unitResult{wrote: err == nil && writes.entries > 0, err: err, broke: brokeShared(err, writes.entries > 0)}
 	}
 }
 

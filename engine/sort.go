@@ -65,7 +65,7 @@ func (s *Store) SortStore(db int, key, dst []byte, a SortArgs) (int64, error) {
 			// the batch's own writes: they use its transaction.
 			snap := s.db.NewTransaction(false)
 			defer snap.Discard()
-			readOnly := 0
+			var readOnly writeCount
 			lookups = &Txn{t: snap, s: s, ns: x.ns, now: x.now, writes: &readOnly}
 		}
 		out, err := x.sort(key, a, true, lookups)

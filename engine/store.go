@@ -37,6 +37,8 @@ type shared struct {
 	logs  *logSyncer // what sync runs: fsyncs badger's logs (logsync.go)
 	ids   idSource
 	disk  diskGuard
+	// valueLogGC is badger's RunValueLogGC; tests stand in a rewrite.
+	valueLogGC func(discardRatio float64) error
 
 	// orphanCursor is where the orphan sweeper resumes.
 	orphanMu     sync.Mutex
@@ -181,6 +183,7 @@ func Open(opts Options) (*Store, error) {
 		shareShards: min(max(runtime.GOMAXPROCS(0)/2, 1), maxShareShards), shareWait: shareWaitLimit}}
 	s.reads = newReadCache(opts.ReadCacheSize)
 	s.disk = diskGuard{dir: opts.Dir, reserve: uint64(max(opts.DiskReserve, 0))}
+	s.valueLogGC = db.RunValueLogGC
 	s.logs = newLogSyncer(opts.Dir)
 	s.sync = newGroupSync(s.logs.sync)
 	s.sync.setPolicy(opts.Fsync)

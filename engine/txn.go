@@ -15,7 +15,29 @@ type Txn struct {
 	s      *Store
 	ns     uint32
 	now    int64
-	writes *int // shared by the views in() returns: entries put or deleted
+	writes *writeCount // shared by the views in() returns
+}
+
+// writeCount is what a transaction wrote: entries put or deleted, and
+// whether a value went to badger's value log (ValueThreshold bytes or
+// more). Its commit reports the latter to the group sync, which fsyncs the
+// value log only after such a write (durability.go).
+type writeCount struct {
+	entries  int
+	valueLog bool
+}
+
+func (w *writeCount) merge(o writeCount) {
+	w.entries += o.entries
+	w.valueLog = w.valueLog || o.valueLog
+}
+
+// set counts an entry set to value v.
+func (x *Txn) set(v []byte) {
+	x.writes.entries++
+	if int64(len(v)) >= x.s.opts.ValueThreshold {
+		x.writes.valueLog = true
+	}
 }
 
 // lockKey names a key to lock before a write transaction starts.
@@ -122,10 +144,11 @@ func brokeShared(err error, wroteSome bool) bool {
 // else is writing.
 func (s *Store) commit(shard, db int, fn func(x *Txn) error) (bool, error) {
 	ns := s.nsOf[db]
+	var writes writeCount
 	run := func(txn *badger.Txn) unitResult {
-		writes := 0
+		writes = writeCount{}
 		err := fn(&Txn{t: txn, s: s, ns: ns, now: s.nowMs(), writes: &writes})
-		return unitResult{wrote: err == nil && writes > 0, err: err, broke: brokeShared(err, writes > 0)}
+		return unitResult{wrote: err == nil && writes.entries > 0, err: err, broke: brokeShared(err, writes.entries > 0)}
 	}
 	var committed bool
 	var err error
@@ -135,7 +158,7 @@ func (s *Store) commit(shard, db int, fn func(x *Txn) error) (bool, error) {
 		committed, err = s.transact(shard, run)
 	}
 	if committed {
-		s.sync.noteWrite()
+		s.sync.noteWrite(writes.valueLog)
 	}
 	return committed, err
 }
@@ -146,7 +169,7 @@ func (s *Store) view(db int, fn func(x *Txn) error) error {
 	if err := s.checkDB(db); err != nil {
 		return err
 	}
-	readOnly := 0
+	var readOnly writeCount
 	if s.batch != nil {
 		// The batch's own transaction: reads see the batch's writes.
 		return fn(&Txn{t: s.batch.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
@@ -231,7 +254,7 @@ func (x *Txn) put(key []byte, r record) error {
 	if err := x.t.SetEntry(e); err != nil {
 		return fmt.Errorf("set: %w", mapBadgerErr(err))
 	}
-	*x.writes++
+	x.set(e.Value)
 	return nil
 }
 
@@ -240,6 +263,6 @@ func (x *Txn) del(key []byte) error {
 	if err := x.t.Delete(encodeKey(x.ns, key)); err != nil {
 		return fmt.Errorf("delete: %w", mapBadgerErr(err))
 	}
-	*x.writes++
+	x.writes.entries++
 	return nil
 }
