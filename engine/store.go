@@ -191,6 +191,7 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.sync.noteWrite(true) // loadDBMap may have written the map, of any size
 	if err := s.seedIDs(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read collection ids: %w", err)
