@@ -62,6 +62,9 @@ func TestSyncFsyncsTheValueLogOnlyAfterALargeValue(t *testing.T) {
 	}
 	small := []byte("v")
 	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
+	if err := s.Sync(); err != nil { // what Open wrote
+		t.Fatal(err)
+	}
 	for _, w := range writes {
 		rec.take()
 		if err := w.write(small); err != nil {
