@@ -16,9 +16,9 @@ import (
 // included, without badger's lock, and the value log when valueLog says a
 // value went there since the last sync. Only values of ValueThreshold
 // (64 KiB) or more do, and an fsync of a value log with nothing new still
-// costs a device cache flush: 0.23 ms of a ~1 ms round at 50 clients, and
-// 8-23% of SET's ops/s under appendfsync always (docs/performance.md,
-// session 6).
+// costs a device cache flush: 0.23 ms of a ~1 ms round at 50 clients.
+// Skipping it raised SET under appendfsync always by 6-15% at 50 clients
+// and 14-27% at one (docs/performance.md, session 6).
 type groupSync struct {
 	syncFn func(valueLog bool) error
 
