@@ -77,22 +77,35 @@ func (s *Store) collectValueLog() {
 			return
 		default:
 		}
-		err := s.valueLogGC(0.5)
-		if err != nil {
-			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
-				s.opts.Logger.Warn("value log GC", "err", err)
-			}
+		if !s.valueLogGCPass() {
 			return
 		}
-		// The pass moved live values into the newest value log and
-		// deleted the file they were in, without syncing: sync them as
-		// a write of large values, at once under always (no writer
-		// waits for it) and within a second under everysec.
-		s.sync.noteWrite(true)
-		if err := s.sync.afterCommit(); err != nil {
-			s.opts.Logger.Error("fsync after value log GC", "err", err)
-		}
 	}
+}
+
+// valueLogGCPass runs one RunValueLogGC and reports whether it rewrote a
+// file. A pass writes live values into the newest value log and their
+// pointers into the memtable WAL, in several batches, and then deletes
+// the old file, syncing nothing. While it runs every sync includes the
+// value log, since a writer's sync also makes the pass's WAL entries
+// durable; afterwards, whatever the outcome, the value log is marked and
+// synced, at once under always (no writer waits for it) and within a
+// second under everysec.
+func (s *Store) valueLogGCPass() bool {
+	s.sync.valueLogBusy.Add(1)
+	err := s.valueLogGC(0.5)
+	s.sync.valueLogBusy.Add(-1)
+	s.sync.noteWrite(true)
+	if err := s.sync.afterCommit(); err != nil {
+		s.opts.Logger.Error("fsync after value log GC", "err", err)
+	}
+	if err != nil {
+		if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+			s.opts.Logger.Warn("value log GC", "err", err)
+		}
+		return false
+	}
+	return true
 }
 
 // badgerLogger sends badger's logs to slog; badger's info lines (compactions,

@@ -151,7 +151,7 @@ func (s *Store) sweepGarbage() error {
 	// Remove what was swept; FLUSHDB may have queued more meanwhile.
 	s.mapMu.Lock()
 	defer s.mapMu.Unlock()
-	return s.db.Update(func(txn *badger.Txn) error {
+	err = s.db.Update(func(txn *badger.Txn) error {
 		now, err := readGarbage(txn)
 		if err != nil {
 			return err
@@ -168,6 +168,10 @@ func (s *Store) sweepGarbage() error {
 		}
 		return writeGarbage(txn, left)
 	})
+	if err == nil {
+		s.sync.noteWrite(true) // the list is 64 KiB from 16384 namespaces on
+	}
+	return err
 }
 
 // deleteSome deletes up to sweepBatch keys under prefix.

@@ -33,7 +33,11 @@ type groupSync struct {
 	pol      atomic.Int32
 	writes   atomic.Uint64 // commits so far, so that idle ticks skip syncing
 	valueLog atomic.Bool   // a commit since the last sync began wrote to the value log
-	lastUnix atomic.Int64
+	// valueLogBusy counts writers that put values in the value log outside
+	// kvd's commit paths (value-log GC passes): every sync includes the
+	// value log while one runs.
+	valueLogBusy atomic.Int32
+	lastUnix     atomic.Int64
 }
 
 func newGroupSync(fn func(valueLog bool) error) *groupSync {
@@ -98,7 +102,7 @@ func (g *groupSync) wait() error {
 		g.mu.Unlock()
 		// Every writer this sync covers noted its commit before
 		// joining, so before this.
-		valueLog := g.valueLog.Swap(false)
+		valueLog := g.valueLog.Swap(false) || g.valueLogBusy.Load() > 0
 		err := g.syncFn(valueLog)
 		g.mu.Lock()
 		g.running = false

@@ -50,9 +50,13 @@ func newLogSyncer(dir string) *logSyncer {
 // only if valueLog (durability.go says when it may be skipped). The value
 // log goes first, so that an acknowledged write's WAL entry never reaches the
 // disk without the value it points to. (Without badger's lock a batch may
-// land between the two fsyncs; an entry of it that is not yet acknowledged
-// can then be on disk in the WAL without its value, as kernel writeback
-// could always do.)
+// land after the value log's fsync, or in a round that skips it, and before
+// the WAL's; an entry of it that is not yet acknowledged can then be on
+// disk in the WAL without its value, as kernel writeback could always do.
+// After a power loss such an entry hides the key's previous value behind
+// a pointer to nothing. Only values of ValueThreshold bytes or more are
+// exposed, and only those written while the round's WAL fsync ran: a
+// large value marks the value log when it is written, before its commit.)
 //
 // A failed fsync is sticky: Linux reports a failed writeback once and
 // drops the dirty pages, so a later fsync of the same file would succeed

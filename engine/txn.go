@@ -32,11 +32,18 @@ func (w *writeCount) merge(o writeCount) {
 	w.valueLog = w.valueLog || o.valueLog
 }
 
-// set counts an entry set to value v.
+// set counts an entry set to value v. A value for the value log also
+// marks it for the next sync at once, before the commit: a sync that
+// starts between this write's commit and its noteWrite could otherwise
+// make the write's WAL entry durable without its value, and after a power
+// loss that entry would hide the key's previous value behind a pointer
+// to nothing. (The commit's noteWrite marks it again for the sync that
+// covers it.)
 func (x *Txn) set(v []byte) {
 	x.writes.entries++
 	if int64(len(v)) >= x.s.opts.ValueThreshold {
 		x.writes.valueLog = true
+		x.s.sync.valueLog.Store(true)
 	}
 }
 

@@ -21,6 +21,17 @@ func syncedLogs(rec *fsyncRecorder) (wal, vlog bool) {
 	return wal, vlog
 }
 
+// twoStripes returns two keys of database 0 in different lock stripes, so
+// that a batch of both is not combined (combine.go) but runs as its own
+// transaction.
+func twoStripes(s *Store) (k1, k2 []byte) {
+	k1, k2 = []byte("batch:1"), []byte("batch:2")
+	for i := 3; s.locks.stripe(s.nsOf[0], k1) == s.locks.stripe(s.nsOf[0], k2); i++ {
+		k2 = []byte("batch:" + strings.Repeat("x", i))
+	}
+	return k1, k2
+}
+
 // Under appendfsync always, a write's sync fsyncs the value log only when a
 // value of ValueThreshold bytes or more was written, on every write path.
 func TestSyncFsyncsTheValueLogOnlyAfterALargeValue(t *testing.T) {
@@ -29,12 +40,7 @@ func TestSyncFsyncsTheValueLogOnlyAfterALargeValue(t *testing.T) {
 	s.logs.wal.fsync = rec.fsync
 	s.logs.vlog.fsync = rec.fsync
 
-	// Two keys in different stripes, so that a batch of both is not
-	// combined (combine.go) but runs as its own transaction.
-	k1, k2 := []byte("batch:1"), []byte("batch:2")
-	for i := 3; s.locks.stripe(s.nsOf[0], k1) == s.locks.stripe(s.nsOf[0], k2); i++ {
-		k2 = []byte("batch:" + strings.Repeat("x", i))
-	}
+	k1, k2 := twoStripes(s)
 	set := func(st *Store, key, v []byte) error {
 		_, err := st.Set(0, key, v, SetArgs{})
 		return err
@@ -82,19 +88,78 @@ func TestSyncFsyncsTheValueLogOnlyAfterALargeValue(t *testing.T) {
 	}
 }
 
+// A sync can consume the mark a large value's Set made before that write
+// commits (it then fsyncs a value log the write has not reached yet); the
+// commit marks it again, so the sync that covers the write includes it.
+func TestCommitsMarkTheValueLogAgainAfterTheirCommit(t *testing.T) {
+	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
+	if err := s.Sync(); err != nil { // what Open wrote
+		t.Fatal(err)
+	}
+	var asked []bool
+	inner := s.sync.syncFn
+	s.sync.syncFn = func(valueLog bool) error {
+		asked = append(asked, valueLog)
+		return inner(valueLog)
+	}
+	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
+	k1, k2 := twoStripes(s)
+	writes := []struct {
+		name  string
+		write func() error
+	}{
+		{"transaction", func() error {
+			return s.update(0, [][]byte{k1}, func(x *Txn) error {
+				if err := x.setRaw(encodeKey(x.ns, k1), large); err != nil {
+					return err
+				}
+				return s.Sync()
+			})
+		}},
+		{"batch over two stripes", func() error {
+			return s.Batch([]BatchKey{{DB: 0, Key: k1}, {DB: 0, Key: k2}}, func(st *Store) error {
+				if _, err := st.Set(0, k2, large, SetArgs{}); err != nil {
+					return err
+				}
+				return s.Sync()
+			})
+		}},
+	}
+	for _, w := range writes {
+		asked = nil
+		if err := w.write(); err != nil {
+			t.Fatalf("%s: %v", w.name, err)
+		}
+		if !slices.Equal(asked, []bool{true, true}) {
+			t.Errorf("%s: value log asked of the syncs %v, want [true true]: the sync during the write, then the one covering it", w.name, asked)
+		}
+	}
+}
+
 // Writes to one hot key that queue behind each other commit in one combined
 // round (combine.go); a large value among them syncs the value log too.
 func TestCombinedRoundWithALargeValueSyncsTheValueLog(t *testing.T) {
 	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
-	rec := &fsyncRecorder{}
-	s.logs.wal.fsync = rec.fsync
-	s.logs.vlog.fsync = rec.fsync
+	if err := s.Sync(); err != nil { // what Open wrote
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var asked []bool
+	inner := s.sync.syncFn
+	s.sync.syncFn = func(valueLog bool) error {
+		mu.Lock()
+		asked = append(asked, valueLog)
+		mu.Unlock()
+		return inner(valueLog)
+	}
 	key := []byte("hot")
-	write := func(v []byte, first func()) error {
+	write := func(v []byte, first func(), then func() error) error {
 		return s.Batch([]BatchKey{{DB: 0, Key: key}}, func(st *Store) error {
 			first()
-			_, err := st.Set(0, key, v, SetArgs{})
-			return err
+			if _, err := st.Set(0, key, v, SetArgs{}); err != nil || then == nil {
+				return err
+			}
+			return then()
 		})
 	}
 	// The first writer holds the stripe until the other two wait: one as
@@ -104,13 +169,15 @@ func TestCombinedRoundWithALargeValueSyncsTheValueLog(t *testing.T) {
 	var once sync.Once
 	errs := make(chan error, 3)
 	go func() {
-		errs <- write([]byte("a"), func() { once.Do(func() { close(in) }); <-release })
+		errs <- write([]byte("a"), func() { once.Do(func() { close(in) }); <-release }, nil)
 	}()
 	<-in
+	// The large write syncs before its round commits, as another
+	// writer's sync could: that consumes the mark its Set made, so the
+	// value log stays marked only if the round's commit marks it again.
 	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
-	for _, v := range [][]byte{large, []byte("c")} {
-		go func() { errs <- write(v, func() {}) }()
-	}
+	go func() { errs <- write(large, func() {}, func() error { return s.Sync() }) }()
+	go func() { errs <- write([]byte("c"), func() {}, nil) }()
 	q := &s.locks.queues[s.locks.stripe(s.nsOf[0], key)]
 	for waiting := false; !waiting; {
 		time.Sleep(time.Millisecond)
@@ -118,7 +185,6 @@ func TestCombinedRoundWithALargeValueSyncsTheValueLog(t *testing.T) {
 		waiting = q.active && len(q.pending) == 1
 		q.mu.Unlock()
 	}
-	rec.take()
 	close(release)
 	for range 3 {
 		if err := <-errs; err != nil {
@@ -128,33 +194,81 @@ func TestCombinedRoundWithALargeValueSyncsTheValueLog(t *testing.T) {
 	if s.combinedWrites.Load() == 0 {
 		t.Fatal("the queued writes were not combined: the test does not exercise a round")
 	}
-	if _, vlog := syncedLogs(rec); !vlog {
-		t.Fatal("the value log was not fsynced after a round that wrote a large value")
+	// One sync consumed the Set's mark before the commit; the one that
+	// covers the round must include the value log as well.
+	if n := len(slices.DeleteFunc(slices.Clone(asked), func(v bool) bool { return !v })); n < 2 {
+		t.Fatalf("value log asked of the syncs: %v; want it in two: the one during the round and the one covering it", asked)
 	}
 }
 
-// A value log GC pass moves values into the newest value log without
-// syncing them; under always nobody waits for a sync afterwards, so the
-// pass syncs itself.
+// A value log GC pass writes values into the newest value log, and their
+// pointers into the WAL, without syncing. A writer's sync during the pass
+// makes those WAL entries durable, so it must include the value log; and
+// after the pass, whatever its outcome, a sync covers what it wrote (under
+// always nobody else would wait for one).
 func TestValueLogGCPassIsSynced(t *testing.T) {
-	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
-	rec := &fsyncRecorder{}
-	s.logs.wal.fsync = rec.fsync
-	s.logs.vlog.fsync = rec.fsync
-	passes := 0
-	s.valueLogGC = func(float64) error {
-		if passes++; passes > 1 {
-			return badger.ErrNoRewrite
+	for _, outcome := range []error{nil, badger.ErrNoRewrite, errors.New("I/O error")} {
+		s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
+		rec := &fsyncRecorder{}
+		s.logs.wal.fsync = rec.fsync
+		s.logs.vlog.fsync = rec.fsync
+		if err := s.Sync(); err != nil { // what Open wrote
+			t.Fatal(err)
 		}
-		// What a rewrite does: badger writes live values into the
-		// newest value log through its own transactions.
-		moved := bytes.Repeat([]byte("m"), int(s.opts.ValueThreshold))
-		return s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte("moved"), moved) })
+		passes := 0
+		s.valueLogGC = func(float64) error {
+			if passes++; passes > 1 {
+				return badger.ErrNoRewrite
+			}
+			// What a rewrite does: badger writes live values into the
+			// newest value log through its own transactions.
+			moved := bytes.Repeat([]byte("m"), int(s.opts.ValueThreshold))
+			if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte("moved"), moved) }); err != nil {
+				return err
+			}
+			rec.take()
+			if _, err := s.Set(0, []byte("small"), []byte("v"), SetArgs{}); err != nil {
+				return err
+			}
+			if _, vlog := syncedLogs(rec); !vlog {
+				t.Errorf("pass ending in %v: a write's sync during the pass skipped the value log", outcome)
+			}
+			return outcome
+		}
+		s.collectValueLog()
+		if _, vlog := syncedLogs(rec); !vlog {
+			t.Errorf("pass ending in %v: the value log was not fsynced after the pass", outcome)
+		}
 	}
-	rec.take()
-	s.collectValueLog()
-	if _, vlog := syncedLogs(rec); !vlog {
-		t.Fatal("the value log was not fsynced after a GC pass rewrote values")
+}
+
+// A large value marks the value log as soon as it is written, before its
+// commit: a sync that starts before the commit's noteWrite must not make
+// its WAL entry durable without its value.
+func TestALargeValueMarksTheValueLogBeforeItsCommit(t *testing.T) {
+	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncNo })
+	if err := s.Sync(); err != nil { // what Open wrote
+		t.Fatal(err)
+	}
+	var asked []bool
+	inner := s.sync.syncFn
+	s.sync.syncFn = func(valueLog bool) error {
+		asked = append(asked, valueLog)
+		return inner(valueLog)
+	}
+	key := []byte("k")
+	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
+	err := s.Batch([]BatchKey{{DB: 0, Key: key}}, func(st *Store) error {
+		if _, err := st.Set(0, key, large, SetArgs{}); err != nil {
+			return err
+		}
+		return s.Sync() // a sync that begins before the batch commits
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || !asked[0] {
+		t.Fatalf("value log asked of the syncs: %v, want [true]", asked)
 	}
 }
 

@@ -30,40 +30,55 @@ func softMemoryLimit(opts engine.Options) int64 {
 // and then 68 MB, against 25 MB live. Redis's allocator returns its free
 // pages after ~10 s; the trimmer does the same for kvd.
 //
-// Which part of the heap is garbage is known only after a collection, so
-// the trimmer collects whenever the heap is big enough for that to matter,
-// not when it has seen garbage: builders dropped from badger's pool are
-// still counted as objects until a collection finds them dead.
+// It trims only when the heap is quiet (a burst has ended; under load Go's
+// collector and the soft limit govern) and has grown since the last trim,
+// so a heap that is large because of configured caches is not collected
+// over and over. Which part of the heap is garbage is known only after a
+// collection: buffers badger drops after a trim still count as objects, so
+// a trim that returned memory is followed by more on the next quiet ticks.
 const (
 	trimInterval = 10 * time.Second
-	// trimFloor is the resident heap below which the trimmer leaves the
-	// heap alone: the memtable in use and the index cache alone are ~40 MiB.
-	trimFloor = 64 << 20
+	// quietAllocs: allocating less than this in an interval is quiet.
+	// Serving requests allocates far more (a few hundred bytes each).
+	quietAllocs = 32 << 20
+	// trimGrowth is how much the resident heap must have grown since the
+	// last trim for a quiet tick to trim.
+	trimGrowth = 32 << 20
+	// productiveTrim is what a trim must return for the next quiet ticks
+	// to trim again (trimFollowUps of them, renewed while they return as
+	// much).
+	productiveTrim = 16 << 20
+	trimFollowUps  = 2
 )
 
-// memoryTrimmer returns the heap's free pages to the OS: every interval, if
-// the heap holds at least floor bytes of physical memory, it collects and
-// releases the free pages (debug.FreeOSMemory).
-type memoryTrimmer struct {
-	interval time.Duration
-	floor    uint64
-	// residentHeap reports the heap's bytes backed by physical memory; trim
-	// collects and releases. Tests replace both.
-	residentHeap func() uint64
-	trim         func()
+// heapStats are the readings a trimmer decides on, in bytes.
+type heapStats struct {
+	resident  uint64 // heap memory backed by physical pages
+	allocated uint64 // allocated since the process started
 }
 
-func newMemoryTrimmer() memoryTrimmer {
-	return memoryTrimmer{
-		interval:     trimInterval,
-		floor:        trimFloor,
-		residentHeap: residentHeap,
-		trim:         debug.FreeOSMemory,
-	}
+// memoryTrimmer returns the heap's free pages to the OS after bursts of
+// allocation (debug.FreeOSMemory: a collection, then a release of every
+// free page).
+type memoryTrimmer struct {
+	interval time.Duration
+	// read and trim are readHeapStats and debug.FreeOSMemory; tests
+	// replace them.
+	read func() heapStats
+	trim func()
+
+	lastAllocated uint64 // allocated at the last tick
+	trimmed       uint64 // resident heap after the last trim
+	followUps     int    // quiet ticks left that trim without growth
+}
+
+func newMemoryTrimmer() *memoryTrimmer {
+	return &memoryTrimmer{interval: trimInterval, read: readHeapStats, trim: debug.FreeOSMemory}
 }
 
 // run trims every interval until stop is closed.
-func (m memoryTrimmer) run(stop <-chan struct{}) {
+func (m *memoryTrimmer) run(stop <-chan struct{}) {
+	m.lastAllocated = m.read().allocated
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for {
@@ -76,27 +91,41 @@ func (m memoryTrimmer) run(stop <-chan struct{}) {
 	}
 }
 
-// tick trims if the heap is at the floor or above and reports whether it did.
-func (m memoryTrimmer) tick() bool {
-	if m.residentHeap() < m.floor {
+// tick trims if the heap is quiet and has grown since the last trim or a
+// follow-up is due, and reports whether it trimmed.
+func (m *memoryTrimmer) tick() bool {
+	st := m.read()
+	busy := st.allocated-m.lastAllocated >= quietAllocs
+	m.lastAllocated = st.allocated
+	if busy || (st.resident < m.trimmed+trimGrowth && m.followUps == 0) {
 		return false
 	}
 	m.trim()
+	after := m.read()
+	m.lastAllocated = after.allocated
+	if st.resident >= after.resident+productiveTrim {
+		m.followUps = trimFollowUps
+	} else if m.followUps > 0 {
+		m.followUps--
+	}
+	m.trimmed = after.resident
 	return true
 }
 
-// residentHeap is the heap memory backed by physical pages: objects (live or
+// readHeapStats reads the runtime's metrics: resident is objects (live or
 // not yet found dead) plus free and unused spans not yet returned.
-func residentHeap() uint64 {
+func readHeapStats() heapStats {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
 		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/gc/heap/allocs:bytes"},
 	}
 	metrics.Read(samples)
-	var resident uint64
-	for _, s := range samples {
-		resident += s.Value.Uint64()
+	var st heapStats
+	for _, s := range samples[:3] {
+		st.resident += s.Value.Uint64()
 	}
-	return resident
+	st.allocated = samples[3].Value.Uint64()
+	return st
 }

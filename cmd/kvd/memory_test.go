@@ -2,37 +2,94 @@ package main
 
 import (
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func TestMemoryTrimmerTrimsOnlyAtTheFloor(t *testing.T) {
-	var resident uint64
-	trims := 0
-	m := memoryTrimmer{
-		floor:        64 << 20,
-		residentHeap: func() uint64 { return resident },
-		trim:         func() { trims++ },
+// fakeHeap stands in for the runtime: a trim returns what the test says
+// the collection would find free.
+type fakeHeap struct {
+	stats    heapStats
+	freeable uint64 // what the next trim returns
+	trims    int
+}
+
+func (h *fakeHeap) trimmer() *memoryTrimmer {
+	return &memoryTrimmer{
+		read: func() heapStats { return h.stats },
+		trim: func() {
+			h.trims++
+			h.stats.resident -= h.freeable
+			h.freeable = 0
+		},
 	}
-	resident = 64<<20 - 1
-	if m.tick() || trims != 0 {
-		t.Fatalf("trimmed a heap below the floor (%d trims)", trims)
+}
+
+const mib = 1 << 20
+
+func TestMemoryTrimmerWaitsForAQuietHeap(t *testing.T) {
+	h := &fakeHeap{stats: heapStats{resident: 300 * mib}}
+	m := h.trimmer()
+	h.stats.allocated += quietAllocs // a burst of writes under way
+	if m.tick() {
+		t.Fatal("trimmed while the heap was allocating at a burst's rate")
 	}
-	resident = 64 << 20
-	if !m.tick() || trims != 1 {
-		t.Fatalf("did not trim a heap at the floor (%d trims)", trims)
+	h.stats.allocated += quietAllocs - 1
+	h.freeable = 250 * mib
+	if !m.tick() || h.stats.resident != 50*mib {
+		t.Fatalf("a quiet tick after the burst did not trim (resident %d MiB)", h.stats.resident/mib)
+	}
+}
+
+// A heap that is large because it is live (configured caches) is trimmed
+// once, not every interval.
+func TestMemoryTrimmerDoesNotTrimALiveHeapAgain(t *testing.T) {
+	h := &fakeHeap{stats: heapStats{resident: 1024 * mib}}
+	m := h.trimmer()
+	for range 5 {
+		m.tick()
+	}
+	if h.trims != 1 {
+		t.Fatalf("%d trims of a heap that neither grew nor returned anything", h.trims)
+	}
+	h.stats.resident += trimGrowth
+	if !m.tick() {
+		t.Fatal("no trim once the heap grew by trimGrowth")
+	}
+}
+
+// Buffers badger drops after a trim still count as objects; a trim that
+// returned memory is followed by more on the next quiet ticks.
+func TestMemoryTrimmerFollowsUpAProductiveTrim(t *testing.T) {
+	h := &fakeHeap{stats: heapStats{resident: 200 * mib}}
+	m := h.trimmer()
+	h.freeable = 100 * mib
+	if !m.tick() {
+		t.Fatal("no first trim")
+	}
+	h.freeable = 40 * mib // dropped by badger's pool meanwhile
+	if !m.tick() || h.stats.resident != 60*mib {
+		t.Fatalf("the follow-up did not trim (resident %d MiB)", h.stats.resident/mib)
+	}
+	trims := h.trims
+	for range 5 {
+		m.tick()
+	}
+	if h.trims != trims+trimFollowUps {
+		t.Fatalf("%d trims after the last productive one, want %d", h.trims-trims, trimFollowUps)
 	}
 }
 
 func TestMemoryTrimmerRunsUntilStopped(t *testing.T) {
-	var trims atomic.Int64
-	m := memoryTrimmer{
-		interval:     time.Millisecond,
-		floor:        1,
-		residentHeap: func() uint64 { return 2 },
-		trim:         func() { trims.Add(1) },
+	var trims, reads atomic.Int64
+	m := &memoryTrimmer{
+		interval: time.Millisecond,
+		// A heap that grows by trimGrowth at every reading.
+		read: func() heapStats { return heapStats{resident: uint64(reads.Add(1)) * trimGrowth} },
+		trim: func() { trims.Add(1) },
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -56,28 +113,36 @@ func TestMemoryTrimmerRunsUntilStopped(t *testing.T) {
 // collection has found yet counts as resident, and a trim returns it.
 func TestTrimReturnsDeadObjectsToTheOS(t *testing.T) {
 	m := newMemoryTrimmer()
-	runtime.GC()
-	before := residentHeap()
+	debug.FreeOSMemory() // free pages left by earlier tests would be reused
+	before := readHeapStats().resident
+	m.run(closedChan()) // reads the allocation counter, returns
 	garbage := make([][]byte, 96)
 	for i := range garbage {
-		garbage[i] = make([]byte, 1<<20)
+		garbage[i] = make([]byte, mib)
 		garbage[i][0] = 1
 	}
 	runtime.KeepAlive(garbage)
 	garbage = nil
-	grown := residentHeap()
-	if grown < before+64<<20 {
-		t.Fatalf("96 MiB of dead objects raised the resident heap from %d to %d MiB only", before>>20, grown>>20)
+	grown := readHeapStats().resident
+	if grown < before+64*mib {
+		t.Fatalf("96 MiB of dead objects raised the resident heap from %d to %d MiB only", before/mib, grown/mib)
 	}
+	m.lastAllocated = readHeapStats().allocated // the garbage was made before the quiet interval
 	if !m.tick() {
-		t.Fatalf("no trim with a resident heap of %d MiB", grown>>20)
+		t.Fatalf("no trim with a quiet heap grown to %d MiB", grown/mib)
 	}
-	if after := residentHeap(); after > before+16<<20 {
-		t.Fatalf("resident heap %d MiB after the trim, %d MiB before the garbage", after>>20, before>>20)
+	if after := readHeapStats().resident; after > before+16*mib {
+		t.Fatalf("resident heap %d MiB after the trim, %d MiB before the garbage", after/mib, before/mib)
 	}
 	released := []metrics.Sample{{Name: "/memory/classes/heap/released:bytes"}}
 	metrics.Read(released)
-	if released[0].Value.Uint64() < 64<<20 {
-		t.Fatalf("only %d MiB released to the OS", released[0].Value.Uint64()>>20)
+	if released[0].Value.Uint64() < 64*mib {
+		t.Fatalf("only %d MiB released to the OS", released[0].Value.Uint64()/mib)
 	}
+}
+
+func closedChan() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }
