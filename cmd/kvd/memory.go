@@ -37,7 +37,7 @@ func softMemoryLimit(opts engine.Options) int64 {
 // collection: buffers badger drops after a trim still count as objects, so
 // a trim that returned memory is followed by more on the next quiet ticks.
 const (
-	trimInterval = 10 * time.Second
+	trimInterval = 5 * time.Second
 	// quietAllocs: allocating less than this in an interval is quiet.
 	// Serving requests allocates far more (a few hundred bytes each).
 	quietAllocs = 32 << 20
