@@ -66,6 +66,7 @@ func (s *Store) remap(dbs []int, change func() (freed []uint32)) error {
 	}
 	savedMap, savedNext := append([]uint32(nil), s.nsOf...), s.nextNS
 	freed := change()
+	s.sync.markValueLog() // the map may be large: see noteWrite below
 	err := s.db.Update(func(txn *badger.Txn) error {
 		if err := s.writeDBMap(txn); err != nil {
 			return err
@@ -151,6 +152,7 @@ func (s *Store) sweepGarbage() error {
 	// Remove what was swept; FLUSHDB may have queued more meanwhile.
 	s.mapMu.Lock()
 	defer s.mapMu.Unlock()
+	s.sync.markValueLog() // the list may be large: see noteWrite below
 	err = s.db.Update(func(txn *badger.Txn) error {
 		now, err := readGarbage(txn)
 		if err != nil {

@@ -51,12 +51,17 @@ func (g *groupSync) policy() FsyncPolicy     { return FsyncPolicy(g.pol.Load()) 
 func (g *groupSync) setPolicy(p FsyncPolicy) { g.pol.Store(int32(p)) }
 func (g *groupSync) last() time.Time         { return time.Unix(g.lastUnix.Load(), 0) }
 
+// markValueLog makes the next sync include the value log. Writers of a
+// large value call it before their commit as well as after (noteWrite),
+// so that a sync starting in between includes it too.
+func (g *groupSync) markValueLog() { g.valueLog.Store(true) }
+
 // noteWrite records a commit, and whether it wrote to the value log. It
 // must come after the commit and before afterCommit: the sync that covers
 // the commit begins after it, so it sees the mark.
 func (g *groupSync) noteWrite(valueLog bool) {
 	if valueLog {
-		g.valueLog.Store(true)
+		g.markValueLog()
 	}
 	g.writes.Add(1)
 }

@@ -55,8 +55,9 @@ func newLogSyncer(dir string) *logSyncer {
 // disk in the WAL without its value, as kernel writeback could always do.
 // After a power loss such an entry hides the key's previous value behind
 // a pointer to nothing. Only values of ValueThreshold bytes or more are
-// exposed, and only those written while the round's WAL fsync ran: a
-// large value marks the value log when it is written, before its commit.)
+// exposed, between the value-log fsync of a round that consumed the mark
+// their Set made and their commit's noteWrite: docs/engine.md, "Caveat: a
+// large write in flight during a power loss".)
 //
 // A failed fsync is sticky: Linux reports a failed writeback once and
 // drops the dirty pages, so a later fsync of the same file would succeed

@@ -35,6 +35,7 @@ func (s *Store) SaveFunctions(blob []byte) error {
 	if err := s.disk.check(); err != nil {
 		return err
 	}
+	s.sync.markValueLog() // a library may be large: see noteWrite below
 	err := s.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(metaFunctions, blob)
 	})

@@ -43,7 +43,7 @@ func (x *Txn) set(v []byte) {
 	x.writes.entries++
 	if int64(len(v)) >= x.s.opts.ValueThreshold {
 		x.writes.valueLog = true
-		x.s.sync.valueLog.Store(true)
+		x.s.sync.markValueLog()
 	}
 }
 

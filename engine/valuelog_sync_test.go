@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,5 +296,71 @@ func TestGroupSyncKeepsTheValueLogMarkAfterAFailedSync(t *testing.T) {
 	}
 	if want := []bool{true, true, false}; !slices.Equal(asked, want) {
 		t.Fatalf("value log asked of the syncs: %v, want %v", asked, want)
+	}
+}
+
+// A sync already past its look at the GC counter when a pass starts would
+// fsync the pass's WAL entries without the value log: the pass waits for
+// it to finish first.
+func TestValueLogGCPassWaitsForTheSyncInFlight(t *testing.T) {
+	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncNo })
+	entered, hold := make(chan struct{}), make(chan struct{})
+	inner := s.sync.syncFn
+	var once sync.Once
+	s.sync.syncFn = func(valueLog bool) error {
+		once.Do(func() { close(entered); <-hold })
+		return inner(valueLog)
+	}
+	synced := make(chan error, 1)
+	go func() { synced <- s.Sync() }()
+	<-entered
+	var started atomic.Bool
+	s.valueLogGC = func(float64) error {
+		started.Store(true)
+		return badger.ErrNoRewrite
+	}
+	passed := make(chan struct{})
+	go func() { s.valueLogGCPass(); close(passed) }()
+	time.Sleep(50 * time.Millisecond)
+	if started.Load() {
+		t.Fatal("the GC pass started while a sync that skipped the value log was still running")
+	}
+	close(hold)
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	<-passed
+	if !started.Load() {
+		t.Fatal("the GC pass never ran")
+	}
+}
+
+// The garbage list the sweeper rewrites is 4 bytes per namespace, so it may
+// be large: its write marks the value log.
+func TestGarbageSweepMarksTheValueLog(t *testing.T) {
+	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncNo })
+	if _, err := s.Set(0, []byte("k"), []byte("v"), SetArgs{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FlushDB(0); err != nil { // queues database 0's old namespace
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil { // what Open and FLUSHDB wrote
+		t.Fatal(err)
+	}
+	if err := s.sweepGarbage(); err != nil {
+		t.Fatal(err)
+	}
+	var asked []bool
+	inner := s.sync.syncFn
+	s.sync.syncFn = func(valueLog bool) error {
+		asked = append(asked, valueLog)
+		return inner(valueLog)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(asked, []bool{true}) {
+		t.Fatalf("value log asked of the sync after a sweep: %v, want [true]", asked)
 	}
 }

@@ -42,11 +42,16 @@ const (
 	// Serving requests allocates far more (a few hundred bytes each).
 	quietAllocs = 32 << 20
 	// trimGrowth is how much the resident heap must have grown since the
-	// last trim for a quiet tick to trim.
+	// last trim (its low point since, if lower) for a quiet tick to trim;
+	// half of that level if more, so that a heap large because it is live
+	// (big caches) is collected about as rarely as Go's pacing would.
 	trimGrowth = 32 << 20
-	// productiveTrim is what a trim must return for the next quiet ticks
-	// to trim again (trimFollowUps of them, renewed while they return as
-	// much).
+	// productiveTrim is what a trim must return, beyond what was
+	// allocated since the previous trim (or since the heap went quiet, if
+	// later: the burst itself is not traffic), for the next quiet ticks to trim
+	// again (trimFollowUps of them, renewed while they return as much): a
+	// trim that only returns what light traffic allocated meanwhile is
+	// not catching dropped buffers.
 	productiveTrim = 16 << 20
 	trimFollowUps  = 2
 )
@@ -68,7 +73,10 @@ type memoryTrimmer struct {
 	trim func()
 
 	lastAllocated uint64 // allocated at the last tick
-	trimmed       uint64 // resident heap after the last trim
+	trimmed       uint64 // resident heap after the last trim, or its low point since
+	trimAllocated uint64 // allocated at the last trim
+	quiet         bool   // the last tick was quiet
+	quietFrom     uint64 // allocated when the heap went quiet
 	followUps     int    // quiet ticks left that trim without growth
 }
 
@@ -95,20 +103,29 @@ func (m *memoryTrimmer) run(stop <-chan struct{}) {
 // follow-up is due, and reports whether it trimmed.
 func (m *memoryTrimmer) tick() bool {
 	st := m.read()
-	busy := st.allocated-m.lastAllocated >= quietAllocs
+	prev := m.lastAllocated
+	busy := st.allocated-prev >= quietAllocs
 	m.lastAllocated = st.allocated
-	if busy || (st.resident < m.trimmed+trimGrowth && m.followUps == 0) {
+	if !busy && !m.quiet {
+		m.quietFrom = prev
+	}
+	m.quiet = !busy
+	m.trimmed = min(m.trimmed, st.resident)
+	grown := st.resident >= m.trimmed+max(trimGrowth, m.trimmed/2)
+	if busy || (!grown && m.followUps == 0) {
 		return false
 	}
 	m.trim()
 	after := m.read()
 	m.lastAllocated = after.allocated
-	if st.resident >= after.resident+productiveTrim {
+	returned := st.resident - min(st.resident, after.resident)
+	if returned >= productiveTrim+(st.allocated-max(m.trimAllocated, m.quietFrom)) {
 		m.followUps = trimFollowUps
 	} else if m.followUps > 0 {
 		m.followUps--
 	}
 	m.trimmed = after.resident
+	m.trimAllocated = after.allocated
 	return true
 }
 

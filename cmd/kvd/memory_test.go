@@ -56,8 +56,45 @@ func TestMemoryTrimmerDoesNotTrimALiveHeapAgain(t *testing.T) {
 		t.Fatalf("%d trims of a heap that neither grew nor returned anything", h.trims)
 	}
 	h.stats.resident += trimGrowth
+	if m.tick() {
+		t.Fatal("a 1 GiB heap was trimmed after growing by trimGrowth: that is a collection per few MiB")
+	}
+	h.stats.resident += 512 * mib
 	if !m.tick() {
-		t.Fatal("no trim once the heap grew by trimGrowth")
+		t.Fatal("no trim once the heap grew by half")
+	}
+}
+
+// Light, steady traffic stays under the busy rate and leaves garbage for
+// every trim to return; that must not keep the trimmer collecting.
+func TestMemoryTrimmerLeavesSteadyLightTrafficToGo(t *testing.T) {
+	h := &fakeHeap{stats: heapStats{resident: 1024 * mib}}
+	m := h.trimmer()
+	m.tick()
+	trims := h.trims
+	for range 100 {
+		h.stats.allocated += 20 * mib
+		h.stats.resident += 20 * mib
+		h.freeable += 20 * mib
+		m.tick()
+	}
+	if n := h.trims - trims; n > 10 {
+		t.Fatalf("%d trims in 100 ticks of 20 MiB each over a 1 GiB heap", n)
+	}
+}
+
+// The baseline follows the heap down: after a large live heap has gone, a
+// burst smaller than that heap is trimmed too.
+func TestMemoryTrimmerBaselineFollowsTheHeapDown(t *testing.T) {
+	h := &fakeHeap{stats: heapStats{resident: 600 * mib}}
+	m := h.trimmer()
+	m.tick() // baseline 600 MiB
+	h.stats.resident = 40 * mib
+	m.tick()
+	h.stats.resident = 300 * mib
+	h.freeable = 260 * mib
+	if !m.tick() {
+		t.Fatal("a burst to 300 MiB after the heap fell to 40 MiB was not trimmed")
 	}
 }
 
@@ -80,6 +117,25 @@ func TestMemoryTrimmerFollowsUpAProductiveTrim(t *testing.T) {
 	}
 	if h.trims != trims+trimFollowUps {
 		t.Fatalf("%d trims after the last productive one, want %d", h.trims-trims, trimFollowUps)
+	}
+}
+
+// The burst before a quiet heap is not traffic: the first trim after it
+// is followed up when it returned much.
+func TestMemoryTrimmerFollowsUpTheFirstTrimAfterABurst(t *testing.T) {
+	h := &fakeHeap{stats: heapStats{resident: 100 * mib}}
+	m := h.trimmer()
+	m.tick() // baseline
+	h.stats.allocated += 2048 * mib
+	h.stats.resident += 100 * mib
+	m.tick() // the burst
+	h.freeable = 80 * mib
+	if !m.tick() {
+		t.Fatal("no trim on the first quiet tick after the burst")
+	}
+	h.freeable = 40 * mib // dropped by badger's pool meanwhile
+	if !m.tick() {
+		t.Fatal("the first trim after a burst was not followed up")
 	}
 }
 
