@@ -22,6 +22,34 @@ func syncedLogs(rec *fsyncRecorder) (wal, vlog bool) {
 	return wal, vlog
 }
 
+// valueLogAsks records whether each sync of a store was asked to include
+// the value log.
+type valueLogAsks struct {
+	mu    sync.Mutex
+	asked []bool
+}
+
+func recordValueLogAsks(s *Store) *valueLogAsks {
+	r := &valueLogAsks{}
+	inner := s.sync.syncFn
+	s.sync.syncFn = func(valueLog bool) error {
+		r.mu.Lock()
+		r.asked = append(r.asked, valueLog)
+		r.mu.Unlock()
+		return inner(valueLog)
+	}
+	return r
+}
+
+// take returns what was asked since the last take.
+func (r *valueLogAsks) take() []bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.asked
+	r.asked = nil
+	return a
+}
+
 // twoStripes returns two keys of database 0 in different lock stripes, so
 // that a batch of both is not combined (combine.go) but runs as its own
 // transaction.
@@ -97,12 +125,7 @@ func TestCommitsMarkTheValueLogAgainAfterTheirCommit(t *testing.T) {
 	if err := s.Sync(); err != nil { // what Open wrote
 		t.Fatal(err)
 	}
-	var asked []bool
-	inner := s.sync.syncFn
-	s.sync.syncFn = func(valueLog bool) error {
-		asked = append(asked, valueLog)
-		return inner(valueLog)
-	}
+	asks := recordValueLogAsks(s)
 	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
 	k1, k2 := twoStripes(s)
 	writes := []struct {
@@ -127,11 +150,11 @@ func TestCommitsMarkTheValueLogAgainAfterTheirCommit(t *testing.T) {
 		}},
 	}
 	for _, w := range writes {
-		asked = nil
+		asks.take()
 		if err := w.write(); err != nil {
 			t.Fatalf("%s: %v", w.name, err)
 		}
-		if !slices.Equal(asked, []bool{true, true}) {
+		if asked := asks.take(); !slices.Equal(asked, []bool{true, true}) {
 			t.Errorf("%s: value log asked of the syncs %v, want [true true]: the sync during the write, then the one covering it", w.name, asked)
 		}
 	}
@@ -144,15 +167,7 @@ func TestCombinedRoundWithALargeValueSyncsTheValueLog(t *testing.T) {
 	if err := s.Sync(); err != nil { // what Open wrote
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var asked []bool
-	inner := s.sync.syncFn
-	s.sync.syncFn = func(valueLog bool) error {
-		mu.Lock()
-		asked = append(asked, valueLog)
-		mu.Unlock()
-		return inner(valueLog)
-	}
+	asks := recordValueLogAsks(s)
 	key := []byte("hot")
 	write := func(v []byte, first func(), then func() error) error {
 		return s.Batch([]BatchKey{{DB: 0, Key: key}}, func(st *Store) error {
@@ -197,6 +212,7 @@ func TestCombinedRoundWithALargeValueSyncsTheValueLog(t *testing.T) {
 	}
 	// One sync consumed the Set's mark before the commit; the one that
 	// covers the round must include the value log as well.
+	asked := asks.take()
 	if n := len(slices.DeleteFunc(slices.Clone(asked), func(v bool) bool { return !v })); n < 2 {
 		t.Fatalf("value log asked of the syncs: %v; want it in two: the one during the round and the one covering it", asked)
 	}
@@ -251,12 +267,7 @@ func TestALargeValueMarksTheValueLogBeforeItsCommit(t *testing.T) {
 	if err := s.Sync(); err != nil { // what Open wrote
 		t.Fatal(err)
 	}
-	var asked []bool
-	inner := s.sync.syncFn
-	s.sync.syncFn = func(valueLog bool) error {
-		asked = append(asked, valueLog)
-		return inner(valueLog)
-	}
+	asks := recordValueLogAsks(s)
 	key := []byte("k")
 	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
 	err := s.Batch([]BatchKey{{DB: 0, Key: key}}, func(st *Store) error {
@@ -268,7 +279,7 @@ func TestALargeValueMarksTheValueLogBeforeItsCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(asked) != 1 || !asked[0] {
+	if asked := asks.take(); !slices.Equal(asked, []bool{true}) {
 		t.Fatalf("value log asked of the syncs: %v, want [true]", asked)
 	}
 }
@@ -351,16 +362,11 @@ func TestGarbageSweepMarksTheValueLog(t *testing.T) {
 	if err := s.sweepGarbage(); err != nil {
 		t.Fatal(err)
 	}
-	var asked []bool
-	inner := s.sync.syncFn
-	s.sync.syncFn = func(valueLog bool) error {
-		asked = append(asked, valueLog)
-		return inner(valueLog)
-	}
+	asks := recordValueLogAsks(s)
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(asked, []bool{true}) {
+	if asked := asks.take(); !slices.Equal(asked, []bool{true}) {
 		t.Fatalf("value log asked of the sync after a sweep: %v, want [true]", asked)
 	}
 }
