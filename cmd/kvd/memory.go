@@ -39,7 +39,10 @@ func softMemoryLimit(opts engine.Options) int64 {
 const (
 	trimInterval = 5 * time.Second
 	// quietAllocs: allocating less than this in an interval is quiet.
-	// Serving requests allocates far more (a few hundred bytes each).
+	// Compactions and flushes allocate far more; so does serving about
+	// 20k requests/s (a few hundred bytes each). Lighter traffic counts
+	// as quiet, and the growth and follow-up rules below keep it from
+	// causing collection after collection.
 	quietAllocs = 32 << 20
 	// trimGrowth is how much the resident heap must have grown since the
 	// last trim (its low point since, if lower) for a quiet tick to trim;
