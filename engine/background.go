@@ -94,12 +94,9 @@ func (s *Store) collectValueLog() {
 func (s *Store) valueLogGCPass() bool {
 	s.sync.valueLogBusy.Add(1)
 	// A sync already past its check of valueLogBusy may still fsync the
-	// WAL once the pass has written to it: let it finish first (wait
-	// returns after a sync that began after this call, and syncs run one
-	// at a time).
-	if err := s.sync.wait(); err != nil {
-		s.opts.Logger.Error("fsync before value log GC", "err", err)
-	}
+	// WAL once the pass has written to it: let it finish first. Every
+	// later one sees the count.
+	s.sync.waitIdle()
 	err := s.valueLogGC(0.5)
 	s.sync.noteWrite(true) // before the pass stops counting as busy
 	s.sync.valueLogBusy.Add(-1)

@@ -66,6 +66,15 @@ func (g *groupSync) noteWrite(valueLog bool) {
 	g.writes.Add(1)
 }
 
+// waitIdle returns once no sync is running. It starts none.
+func (g *groupSync) waitIdle() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.running {
+		g.cond.Wait()
+	}
+}
+
 // afterCommit makes a committed write as durable as the policy demands.
 func (g *groupSync) afterCommit() error {
 	if g.policy() != FsyncAlways {
