@@ -66,8 +66,7 @@ func (s *Store) remap(dbs []int, change func() (freed []uint32)) error {
 	}
 	savedMap, savedNext := append([]uint32(nil), s.nsOf...), s.nextNS
 	freed := change()
-	s.sync.markValueLog() // the map may be large: see noteWrite below
-	err := s.db.Update(func(txn *badger.Txn) error {
+	err := s.rawUpdate(func(txn *badger.Txn) error {
 		if err := s.writeDBMap(txn); err != nil {
 			return err
 		}
@@ -84,7 +83,6 @@ func (s *Store) remap(dbs []int, change func() (freed []uint32)) error {
 		s.nsOf, s.nextNS = savedMap, savedNext
 		return fmt.Errorf("update database map: %w", err)
 	}
-	s.sync.noteWrite(true) // rare, and its values are of any size
 	s.notifyFlush(dbs)
 	return s.sync.afterCommit()
 }
@@ -152,8 +150,7 @@ func (s *Store) sweepGarbage() error {
 	// Remove what was swept; FLUSHDB may have queued more meanwhile.
 	s.mapMu.Lock()
 	defer s.mapMu.Unlock()
-	s.sync.markValueLog() // the list may be large: see noteWrite below
-	err = s.db.Update(func(txn *badger.Txn) error {
+	return s.rawUpdate(func(txn *badger.Txn) error {
 		now, err := readGarbage(txn)
 		if err != nil {
 			return err
@@ -170,10 +167,6 @@ func (s *Store) sweepGarbage() error {
 		}
 		return writeGarbage(txn, left)
 	})
-	if err == nil {
-		s.sync.noteWrite(true) // the list is 64 KiB from 16384 namespaces on
-	}
-	return err
 }
 
 // deleteSome deletes up to sweepBatch keys under prefix.

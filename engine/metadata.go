@@ -35,14 +35,12 @@ func (s *Store) SaveFunctions(blob []byte) error {
 	if err := s.disk.check(); err != nil {
 		return err
 	}
-	s.sync.markValueLog() // a library may be large: see noteWrite below
-	err := s.db.Update(func(txn *badger.Txn) error {
+	err := s.rawUpdate(func(txn *badger.Txn) error {
 		return txn.Set(metaFunctions, blob)
 	})
 	if err != nil {
 		return fmt.Errorf("save function libraries: %w", mapBadgerErr(err))
 	}
-	s.sync.noteWrite(true) // rare, and a library may be large
 	return s.sync.afterCommit()
 }
 

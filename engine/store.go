@@ -191,7 +191,6 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.sync.noteWrite(true) // loadDBMap may have written the map, of any size
 	if err := s.seedIDs(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read collection ids: %w", err)
@@ -287,7 +286,7 @@ func (s *Store) nowMs() int64 { return s.opts.Now().UnixMilli() }
 
 // loadDBMap reads (or creates) the logical database to namespace map.
 func (s *Store) loadDBMap() error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.rawUpdate(func(txn *badger.Txn) error {
 		var stored []uint32
 		item, err := txn.Get(metaDBMap)
 		switch {

@@ -47,6 +47,19 @@ func (x *Txn) set(v []byte) {
 	}
 }
 
+// rawUpdate runs fn in a badger transaction of its own, for kvd's
+// metadata (the database map, the garbage list, function libraries),
+// whose values may be of any size: it marks the value log before the
+// commit and after it, as a large value in a Txn does (Txn.set).
+func (s *Store) rawUpdate(fn func(txn *badger.Txn) error) error {
+	s.sync.markValueLog()
+	if err := s.db.Update(fn); err != nil {
+		return err
+	}
+	s.sync.noteWrite(true)
+	return nil
+}
+
 // lockKey names a key to lock before a write transaction starts.
 type lockKey struct {
 	db  int
