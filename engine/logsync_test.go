@@ -12,27 +12,42 @@ import (
 	"time"
 )
 
-// fsyncRecorder stands in for (*os.File).Sync and remembers which files
-// each round synced.
-type fsyncRecorder struct {
+// recorder collects what a stand-in saw, from any goroutine.
+type recorder[T any] struct {
 	mu    sync.Mutex
-	names []string
+	items []T
 }
 
-func (r *fsyncRecorder) fsync(f *os.File) error {
+func (r *recorder[T]) add(v T) {
 	r.mu.Lock()
-	r.names = append(r.names, filepath.Base(f.Name()))
+	r.items = append(r.items, v)
 	r.mu.Unlock()
+}
+
+// take returns what was recorded since the last take.
+func (r *recorder[T]) take() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	items := r.items
+	r.items = nil
+	return items
+}
+
+// fsyncRecorder stands in for (*os.File).Sync and remembers which files
+// each round synced.
+type fsyncRecorder struct{ recorder[string] }
+
+func (r *fsyncRecorder) fsync(f *os.File) error {
+	r.add(filepath.Base(f.Name()))
 	return f.Sync()
 }
 
-// take returns what was synced since the last take.
-func (r *fsyncRecorder) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := r.names
-	r.names = nil
-	return n
+// recordFsyncs makes s's log syncer fsync through a recorder.
+func recordFsyncs(s *Store) *fsyncRecorder {
+	rec := &fsyncRecorder{}
+	s.logs.wal.fsync = rec.fsync
+	s.logs.vlog.fsync = rec.fsync
+	return rec
 }
 
 func touch(t *testing.T, dir, name string) {
@@ -183,9 +198,7 @@ func TestSyncCoversARotatedMemtableWAL(t *testing.T) {
 		o.MemTableSize = 1 << 20
 		o.Fsync = FsyncNo // only the test's Sync calls run
 	})
-	rec := &fsyncRecorder{}
-	s.logs.wal.fsync = rec.fsync
-	s.logs.vlog.fsync = rec.fsync
+	rec := recordFsyncs(s)
 	if _, err := s.Set(0, []byte("first"), []byte("v"), SetArgs{}); err != nil {
 		t.Fatal(err)
 	}

@@ -24,30 +24,28 @@ func syncedLogs(rec *fsyncRecorder) (wal, vlog bool) {
 
 // valueLogAsks records whether each sync of a store was asked to include
 // the value log.
-type valueLogAsks struct {
-	mu    sync.Mutex
-	asked []bool
-}
+type valueLogAsks struct{ recorder[bool] }
 
 func recordValueLogAsks(s *Store) *valueLogAsks {
 	r := &valueLogAsks{}
 	inner := s.sync.syncFn
 	s.sync.syncFn = func(valueLog bool) error {
-		r.mu.Lock()
-		r.asked = append(r.asked, valueLog)
-		r.mu.Unlock()
+		r.add(valueLog)
 		return inner(valueLog)
 	}
 	return r
 }
 
-// take returns what was asked since the last take.
-func (r *valueLogAsks) take() []bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	a := r.asked
-	r.asked = nil
-	return a
+// openSyncedStore opens a test store under policy and syncs what Open
+// wrote (the database map marks the value log), so that the test's own
+// writes decide what the next sync includes.
+func openSyncedStore(t *testing.T, policy FsyncPolicy) *Store {
+	t.Helper()
+	s, _ := openTestStore(t, func(o *Options) { o.Fsync = policy })
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // twoStripes returns two keys of database 0 in different lock stripes, so
@@ -64,11 +62,8 @@ func twoStripes(s *Store) (k1, k2 []byte) {
 // Under appendfsync always, a write's sync fsyncs the value log only when a
 // value of ValueThreshold bytes or more was written, on every write path.
 func TestSyncFsyncsTheValueLogOnlyAfterALargeValue(t *testing.T) {
-	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
-	rec := &fsyncRecorder{}
-	s.logs.wal.fsync = rec.fsync
-	s.logs.vlog.fsync = rec.fsync
-
+	s := openSyncedStore(t, FsyncAlways)
+	rec := recordFsyncs(s)
 	k1, k2 := twoStripes(s)
 	set := func(st *Store, key, v []byte) error {
 		_, err := st.Set(0, key, v, SetArgs{})
@@ -97,9 +92,6 @@ func TestSyncFsyncsTheValueLogOnlyAfterALargeValue(t *testing.T) {
 	}
 	small := []byte("v")
 	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
-	if err := s.Sync(); err != nil { // what Open wrote
-		t.Fatal(err)
-	}
 	for _, w := range writes {
 		rec.take()
 		if err := w.write(small); err != nil {
@@ -121,10 +113,7 @@ func TestSyncFsyncsTheValueLogOnlyAfterALargeValue(t *testing.T) {
 // commits (it then fsyncs a value log the write has not reached yet); the
 // commit marks it again, so the sync that covers the write includes it.
 func TestCommitsMarkTheValueLogAgainAfterTheirCommit(t *testing.T) {
-	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
-	if err := s.Sync(); err != nil { // what Open wrote
-		t.Fatal(err)
-	}
+	s := openSyncedStore(t, FsyncAlways)
 	asks := recordValueLogAsks(s)
 	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
 	k1, k2 := twoStripes(s)
@@ -163,10 +152,7 @@ func TestCommitsMarkTheValueLogAgainAfterTheirCommit(t *testing.T) {
 // Writes to one hot key that queue behind each other commit in one combined
 // round (combine.go); a large value among them syncs the value log too.
 func TestCombinedRoundWithALargeValueSyncsTheValueLog(t *testing.T) {
-	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
-	if err := s.Sync(); err != nil { // what Open wrote
-		t.Fatal(err)
-	}
+	s := openSyncedStore(t, FsyncAlways)
 	asks := recordValueLogAsks(s)
 	key := []byte("hot")
 	write := func(v []byte, first func(), then func() error) error {
@@ -225,13 +211,8 @@ func TestCombinedRoundWithALargeValueSyncsTheValueLog(t *testing.T) {
 // always nobody else would wait for one).
 func TestValueLogGCPassIsSynced(t *testing.T) {
 	for _, outcome := range []error{nil, badger.ErrNoRewrite, errors.New("I/O error")} {
-		s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncAlways })
-		rec := &fsyncRecorder{}
-		s.logs.wal.fsync = rec.fsync
-		s.logs.vlog.fsync = rec.fsync
-		if err := s.Sync(); err != nil { // what Open wrote
-			t.Fatal(err)
-		}
+		s := openSyncedStore(t, FsyncAlways)
+		rec := recordFsyncs(s)
 		passes := 0
 		s.valueLogGC = func(float64) error {
 			if passes++; passes > 1 {
@@ -263,10 +244,7 @@ func TestValueLogGCPassIsSynced(t *testing.T) {
 // commit: a sync that starts before the commit's noteWrite must not make
 // its WAL entry durable without its value.
 func TestALargeValueMarksTheValueLogBeforeItsCommit(t *testing.T) {
-	s, _ := openTestStore(t, func(o *Options) { o.Fsync = FsyncNo })
-	if err := s.Sync(); err != nil { // what Open wrote
-		t.Fatal(err)
-	}
+	s := openSyncedStore(t, FsyncNo)
 	asks := recordValueLogAsks(s)
 	key := []byte("k")
 	large := bytes.Repeat([]byte("v"), int(s.opts.ValueThreshold))
