@@ -10,7 +10,13 @@ import (
 // the keys they touch before opening a badger transaction: badger detects
 // conflicts only after the fact, and retrying hot keys collapses throughput
 // (see docs/engine.md).
-const stripeCount = 1024
+//
+// A writer holds its stripes until its commit round ends, so the count sets
+// how often writers of different keys wait for each other. With 1024, fifty
+// clients sending MSET of 10 random keys held ~500 stripes, nearly every new
+// MSET waited behind one of them, and 36 of the 50 connections sat in
+// keyLocks.lock (docs/performance.md, session 7). 16384 stripes cost 768 KiB.
+const stripeCount = 16384
 
 type keyLocks struct {
 	seed    maphash.Seed
