@@ -51,11 +51,11 @@ func TestMemorySettings(t *testing.T) {
 
 func TestSoftMemoryLimitCoversBadgersMemory(t *testing.T) {
 	opts := engine.DefaultOptions(t.TempDir())
-	if got, want := softMemoryLimit(opts), int64(192<<20+3*(16<<20)+16<<20); got != want {
+	if got, want := softMemoryLimit(opts), int64(448<<20+3*(16<<20)+16<<20); got != want {
 		t.Fatalf("default limit %d MiB, want %d MiB", got>>20, want>>20)
 	}
 	opts.BlockCacheSize = 1 << 30
-	if got := softMemoryLimit(opts); got < 1<<30+192<<20 {
+	if got := softMemoryLimit(opts); got < 1<<30+448<<20 {
 		t.Fatalf("a 1 GiB block cache gives a limit of %d MiB", got>>20)
 	}
 }

@@ -9,16 +9,27 @@ import (
 )
 
 // softMemoryLimit is the Go heap limit kvd sets unless GOMEMLIMIT is given:
-// badger's and the read cache's fixed memory (memtables, caches) plus 192 MiB for table builders
-// (a memtable flush builds its table in memory, growing its buffer by
-// doubling to several times the memtable), connections and garbage.
-// Without a limit the garbage of a burst of writes stayed in RSS: after
-// loading 1M keys, 314 MB anonymous against 161 MB with this limit (Redis:
-// 202 MB for the same data), at the same SET/GET throughput. It is soft:
-// when live memory needs more, Go lets the heap grow and caps the GC's CPU.
+// badger's and the read cache's fixed memory (memtables, caches) plus
+// builderHeadroom. It guards against a heap that grows without bound; it
+// is not what returns memory after a burst of writes (the trimmer below
+// does that). It is soft: when live memory needs more, Go lets the heap
+// grow, but only after collecting as often as its CPU cap allows.
 func softMemoryLimit(opts engine.Options) int64 {
-	return 192<<20 + int64(opts.NumMemtables)*opts.MemTableSize + opts.BlockCacheSize + opts.IndexCacheSize + opts.ReadCacheSize
+	return builderHeadroom + int64(opts.NumMemtables)*opts.MemTableSize + opts.BlockCacheSize + opts.IndexCacheSize + opts.ReadCacheSize
 }
+
+// builderHeadroom is the heap above badger's fixed memory that the soft
+// limit leaves for table builders (a memtable flush builds its whole table
+// in memory, growing its buffer by doubling; each compaction runs up to
+// eight subcompactions, each building its tables in memory), connections
+// and garbage. It was 192 MiB: enough for 100-byte values, but under the
+// usage mix (1 KB sessions, bench/mixed) the live heap during compactions
+// passed the 256 MiB limit, and Go collected 44-90 times a second and
+// returned freed pages that the next memtable took back at a page fault
+// each: 21-23k ops/s, p99 11-14 ms, against 25.5k and 7.4-8.3 ms with a
+// 512 MiB limit, which was as good as none (docs/performance.md, session
+// 7). RSS after a load is unchanged: the trimmer returns it.
+const builderHeadroom = 448 << 20
 
 // Memory trimming: after a burst of writes, the Go heap keeps the memory
 // badger's table builders used (each compaction and memtable flush builds
