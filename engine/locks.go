@@ -13,9 +13,10 @@ import (
 //
 // A writer holds its stripes until its commit round ends, so the count sets
 // how often writers of different keys wait for each other. With 1024, fifty
-// clients sending MSET of 10 random keys held ~500 stripes, nearly every new
-// MSET waited behind one of them, and 36 of the 50 connections sat in
-// keyLocks.lock (docs/performance.md, session 7). 16384 stripes cost 768 KiB.
+// clients sending MSET of 10 random keys held up to 500 keys' stripes (~400
+// distinct), about 99% of new MSETs waited behind one of them, and 36 of the
+// 50 connections sat in keyLocks.lock (docs/performance.md, session 7).
+// With 16384 (768 KiB) about one in four waits.
 const stripeCount = 16384
 
 type keyLocks struct {

@@ -10,25 +10,28 @@ import (
 
 // softMemoryLimit is the Go heap limit kvd sets unless GOMEMLIMIT is given:
 // badger's and the read cache's fixed memory (memtables, caches) plus
-// builderHeadroom. It guards against a heap that grows without bound; it
-// is not what returns memory after a burst of writes (the trimmer below
-// does that). It is soft: when live memory needs more, Go lets the heap
-// grow, but only after collecting as often as its CPU cap allows.
+// builderHeadroom. GOGC alone lets the heap reach twice the live heap; the
+// limit caps it below that when the live heap is large (big caches, many
+// table builders at once). It is not what returns memory after a burst of
+// writes: the trimmer below does that. It is soft: when live memory needs
+// more, Go lets the heap grow, but only after collecting as often as its
+// CPU cap allows.
 func softMemoryLimit(opts engine.Options) int64 {
 	return builderHeadroom + int64(opts.NumMemtables)*opts.MemTableSize + opts.BlockCacheSize + opts.IndexCacheSize + opts.ReadCacheSize
 }
 
 // builderHeadroom is the heap above badger's fixed memory that the soft
 // limit leaves for table builders (a memtable flush builds its whole table
-// in memory, growing its buffer by doubling; each compaction runs up to
-// eight subcompactions, each building its tables in memory), connections
-// and garbage. It was 192 MiB: enough for 100-byte values, but under the
-// usage mix (1 KB sessions, bench/mixed) the live heap during compactions
-// passed the 256 MiB limit, and Go collected 44-90 times a second and
-// returned freed pages that the next memtable took back at a page fault
-// each: 21-23k ops/s, p99 11-14 ms, against 25.5k and 7.4-8.3 ms with a
-// 512 MiB limit, which was as good as none (docs/performance.md, session
-// 7). RSS after a load is unchanged: the trimmer returns it.
+// in memory, growing its buffer by doubling; a compaction splits its key
+// range into a few subcompactions and builds up to eight tables at once),
+// connections and garbage. It was 192 MiB: enough for 100-byte values, but
+// under the usage mix (1 KB sessions, bench/mixed) the live heap during
+// compactions passed the 256 MiB limit, and Go collected 50-100 times a
+// second and returned freed pages that the next memtable took back at a
+// page fault each: 21.3-23.5k ops/s, p99 10.6-13.6 ms, against 25.5k and
+// 7.4-8.3 ms with a 512 MiB limit, which did as well as none
+// (docs/performance.md, session 7). RSS 15 s after a load stays under
+// Redis's: the trimmer returns the heap (bench/rss.sh).
 const builderHeadroom = 448 << 20
 
 // Memory trimming: after a burst of writes, the Go heap keeps the memory
