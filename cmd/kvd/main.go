@@ -67,7 +67,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts.ReadCacheSize = cfg.ReadCacheSize
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(softMemoryLimit(opts))
+		container := containerMemoryLimit("/")
+		limit := heapLimit(opts, container)
+		debug.SetMemoryLimit(limit)
+		if limit < softMemoryLimit(opts) {
+			log.Info("Go heap limit lowered to fit the container's memory limit (set GOMEMLIMIT to choose another)",
+				"heap_limit", limit, "container_limit", container)
+		}
 	}
 	store, err := engine.Open(opts)
 	if err != nil {

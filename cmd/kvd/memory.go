@@ -20,6 +20,22 @@ func softMemoryLimit(opts engine.Options) int64 {
 	return builderHeadroom + int64(opts.NumMemtables)*opts.MemTableSize + opts.BlockCacheSize + opts.IndexCacheSize + opts.ReadCacheSize
 }
 
+// heapLimit is the soft heap limit kvd sets when GOMEMLIMIT is not given:
+// softMemoryLimit, lowered to three quarters of the container's memory
+// limit (container; 0 for none) when that is smaller. The quarter left is
+// for what the heap limit does not count and the container does: the
+// memory-mapped tables and WAL pages in the page cache (dirty WAL pages
+// cannot be dropped before they are written back), thread stacks. Under
+// a tight container limit Go collects more often rather than the kernel
+// killing kvd.
+func heapLimit(opts engine.Options, container int64) int64 {
+	limit := softMemoryLimit(opts)
+	if container > 0 {
+		limit = min(limit, container/4*3)
+	}
+	return limit
+}
+
 // builderHeadroom is the heap above badger's fixed memory that the soft
 // limit leaves for table builders (a memtable flush builds its whole table
 // in memory, growing its buffer by doubling; a compaction splits its key
