@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,10 +97,15 @@ func (s *Server) infoSection(c *Client, name string) (string, bool) {
 		ib.kv("used_memory_rss", rss)
 		ib.kv("used_memory_rss_human", humanBytes(rss))
 		ib.kv("used_memory_peak", ms.HeapSys)
-		ib.kv("total_system_memory", 0)
+		ib.kv("total_system_memory", systemMemoryBytes())
 		ib.kv("maxmemory", 0)
 		ib.kv("maxmemory_policy", "noeviction")
 		ib.kv("mem_allocator", "go")
+		// The Go heap limit and how often the collector ran: a heap held
+		// near its limit collects dozens of times a second (README,
+		// "Memory"), which shows here as a fast-rising count.
+		ib.kv("kvd_heap_limit", debug.SetMemoryLimit(-1))
+		ib.kv("kvd_gc_cycles", ms.NumGC)
 	case "persistence":
 		lsm, vlog := s.store.DiskSize()
 		ib.title("Persistence")
@@ -205,6 +211,25 @@ func residentBytes() int64 {
 	}
 	pages, _ := strconv.ParseInt(f[1], 10, 64)
 	return pages * int64(os.Getpagesize())
+}
+
+// systemMemoryBytes is the machine's RAM (MemTotal in /proc/meminfo), as
+// Redis reports it; 0 where that file is missing.
+func systemMemoryBytes() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(v) // "16384256 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 func humanBytes(n int64) string {

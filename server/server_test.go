@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -224,5 +228,38 @@ func TestScanUnknownTypeMatchesNothing(t *testing.T) {
 	}
 	if got := run(c, "scan", "0", "type", "string", "match", "k*"); got != "*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n" {
 		t.Fatalf("SCAN TYPE string MATCH k*: %q", got)
+	}
+}
+
+func TestInfoMemoryReportsTheMachineAndTheCollector(t *testing.T) {
+	s := newTestServer(t, io.Discard)
+	c := newTestClient(s)
+	field := func(name string) int64 {
+		t.Helper()
+		body, _ := s.infoSection(c, "memory")
+		for line := range strings.Lines(body) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Fatalf("%s: %q", name, line)
+				}
+				return n
+			}
+		}
+		t.Fatalf("INFO memory has no %s:\n%s", name, body)
+		return 0
+	}
+	if _, err := os.Stat("/proc/meminfo"); err == nil {
+		if got := field("total_system_memory"); got < 64<<20 {
+			t.Errorf("total_system_memory %d on a machine with /proc/meminfo", got)
+		}
+	}
+	if got, want := field("kvd_heap_limit"), debug.SetMemoryLimit(-1); got != want {
+		t.Errorf("kvd_heap_limit %d, runtime's limit %d", got, want)
+	}
+	before := field("kvd_gc_cycles")
+	runtime.GC()
+	if after := field("kvd_gc_cycles"); after <= before {
+		t.Errorf("kvd_gc_cycles %d -> %d across a collection", before, after)
 	}
 }
