@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/kvd/kvd/engine"
@@ -25,78 +29,178 @@ func fakeRoot(t *testing.T, files map[string]string) string {
 	return root
 }
 
-func TestContainerMemoryLimit(t *testing.T) {
+// mountinfo lines as Linux writes them: the cgroup2 file system at
+// /sys/fs/cgroup, or v1's memory hierarchy at /sys/fs/cgroup/memory, each
+// showing the cgroup root (the container's own cgroup in a namespace).
+func v2Mount(root string) string {
+	return "30 23 0:26 " + root + " /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
+}
+
+func v1Mount(root, controllers string) string {
+	return "35 25 0:31 " + root + " /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw," + controllers + "\n"
+}
+
+func TestCgroupMemoryLimit(t *testing.T) {
 	cases := []struct {
 		name  string
 		files map[string]string
 		want  int64
 	}{
 		{
-			name: "cgroup v2 in a container (docker run --memory 512m)",
+			name: "v2 in a container with its own cgroup namespace (docker run --memory 512m)",
 			files: map[string]string{
+				"proc/self/mountinfo":      v2Mount("/"),
 				"proc/self/cgroup":         "0::/\n",
 				"sys/fs/cgroup/memory.max": "536870912\n",
 			},
 			want: 512 << 20,
 		},
 		{
-			name: "cgroup v2 without a limit",
+			name: "v2 without a limit",
 			files: map[string]string{
+				"proc/self/mountinfo":      v2Mount("/"),
 				"proc/self/cgroup":         "0::/\n",
 				"sys/fs/cgroup/memory.max": "max\n",
 			},
 		},
 		{
-			name: "cgroup v2 on a host: the smallest limit of the cgroup and its ancestors",
+			name: "v2 on a host: a service's limit under a slice's larger one",
 			files: map[string]string{
-				"proc/self/cgroup": "0::/system.slice/kvd.service\n",
-				"sys/fs/cgroup/system.slice/kvd.service/memory.max": "max\n",
+				"proc/self/mountinfo": v2Mount("/"),
+				"proc/self/cgroup":    "0::/system.slice/kvd.service\n",
+				"sys/fs/cgroup/system.slice/kvd.service/memory.max": "268435456\n",
 				"sys/fs/cgroup/system.slice/memory.max":             "1073741824\n",
-			},
-			want: 1 << 30,
-		},
-		{
-			name: "cgroup v2 mounted at the container's cgroup, host path in /proc",
-			files: map[string]string{
-				"proc/self/cgroup":         "0::/system.slice/docker-abc.scope\n",
-				"sys/fs/cgroup/memory.max": "268435456\n",
 			},
 			want: 256 << 20,
 		},
 		{
-			name: "cgroup v1 memory controller, unlimited (this VM)",
+			name: "v2 on a host: a slice's limit over a service without one",
 			files: map[string]string{
-				"proc/self/cgroup": "9:name=systemd:/\n4:memory:/process_api/37ed\n0::/\n",
-				"sys/fs/cgroup/memory/process_api/37ed/memory.limit_in_bytes": "9223372036854771712\n",
-				"sys/fs/cgroup/memory/memory.limit_in_bytes":                  "9223372036854771712\n",
+				"proc/self/mountinfo": v2Mount("/"),
+				"proc/self/cgroup":    "0::/system.slice/kvd.service\n",
+				"sys/fs/cgroup/system.slice/kvd.service/memory.max": "1073741824\n",
+				"sys/fs/cgroup/system.slice/memory.max":             "805306368\n",
+			},
+			want: 768 << 20,
+		},
+		{
+			name: "v2 memory.high below memory.max",
+			files: map[string]string{
+				"proc/self/mountinfo":       v2Mount("/"),
+				"proc/self/cgroup":          "0::/\n",
+				"sys/fs/cgroup/memory.max":  "1073741824\n",
+				"sys/fs/cgroup/memory.high": "268435456\n",
+			},
+			want: 256 << 20,
+		},
+		{
+			name: "v2 bind-mounted at the container's cgroup, the host's path in /proc",
+			files: map[string]string{
+				"proc/self/mountinfo": v2Mount("/system.slice/docker-abc.scope"),
+				"proc/self/cgroup":    "0::/system.slice/docker-abc.scope/kvd.slice/kvd.service\n",
+				// A child cgroup of the container that shares a name with
+				// the host path is not an ancestor and must not be read.
+				"sys/fs/cgroup/system.slice/memory.max": "67108864\n",
+				"sys/fs/cgroup/kvd.slice/memory.max":    "805306368\n",
+				"sys/fs/cgroup/memory.max":              "1073741824\n",
+			},
+			want: 768 << 20,
+		},
+		{
+			name: "a cgroup path outside the mount's root is not guessed at",
+			files: map[string]string{
+				"proc/self/mountinfo":      v2Mount("/docker/abc"),
+				"proc/self/cgroup":         "0::/docker/other\n",
+				"sys/fs/cgroup/memory.max": "1073741824\n",
 			},
 		},
 		{
-			name: "cgroup v1 with a limit, controllers listed together",
+			name: "a cgroup outside the namespace's root is not guessed at",
 			files: map[string]string{
-				"proc/self/cgroup":                           "5:cpuacct,memory:/docker/abc\n",
+				"proc/self/mountinfo":           v2Mount("/"),
+				"proc/self/cgroup":              "0::/../../init\n",
+				"sys/fs/cgroup/init/memory.max": "33554432\n",
+			},
+		},
+		{
+			name: "v1 Docker: the hierarchy mounted at the container's cgroup",
+			files: map[string]string{
+				"proc/self/mountinfo":                        v1Mount("/docker/abc", "memory"),
+				"proc/self/cgroup":                           "4:memory:/docker/abc\n",
 				"sys/fs/cgroup/memory/memory.limit_in_bytes": "805306368\n",
 			},
 			want: 768 << 20,
 		},
 		{
-			name:  "no cgroup information",
-			files: map[string]string{},
+			name: "v1 Docker-in-Docker: a sibling's limit is not an ancestor's",
+			files: map[string]string{
+				"proc/self/mountinfo":                               v1Mount("/docker/outer", "memory"),
+				"proc/self/cgroup":                                  "4:memory:/docker/outer\n",
+				"sys/fs/cgroup/memory/memory.limit_in_bytes":        "1073741824\n",
+				"sys/fs/cgroup/memory/docker/memory.limit_in_bytes": "134217728\n",
+			},
+			want: 1 << 30,
 		},
 		{
-			name: "unreadable limit",
+			name: "v1 unlimited, controllers listed together, beside a v2 line (this VM's layout)",
 			files: map[string]string{
-				"proc/self/cgroup":         "0::/\n",
-				"sys/fs/cgroup/memory.max": "lots\n",
+				"proc/self/mountinfo": v1Mount("/", "cpuacct,memory"),
+				"proc/self/cgroup":    "9:name=systemd:/\n4:cpuacct,memory:/process_api/37ed\n0::/\n",
+				"sys/fs/cgroup/memory/process_api/37ed/memory.limit_in_bytes": "9223372036854771712\n",
+				"sys/fs/cgroup/memory/memory.limit_in_bytes":                  "9223372036854771712\n",
 			},
+		},
+		{
+			name: "v1 limit beside a v2 line whose mount has a larger one",
+			files: map[string]string{
+				"proc/self/mountinfo":                        v1Mount("/", "memory") + v2Mount("/"),
+				"proc/self/cgroup":                           "0::/\n4:memory:/\n",
+				"sys/fs/cgroup/memory.max":                   "1073741824\n",
+				"sys/fs/cgroup/memory/memory.limit_in_bytes": "268435456\n",
+			},
+			want: 256 << 20,
+		},
+		{
+			name: "a hierarchy named memory is not the memory controller",
+			files: map[string]string{
+				"proc/self/mountinfo":                        v1Mount("/", "name=memory"),
+				"proc/self/cgroup":                           "4:name=memory:/\n",
+				"sys/fs/cgroup/memory/memory.limit_in_bytes": "268435456\n",
+			},
+		},
+		{
+			name: "zero and unreadable limits are no limit",
+			files: map[string]string{
+				"proc/self/mountinfo":        v2Mount("/"),
+				"proc/self/cgroup":           "0::/a\n",
+				"sys/fs/cgroup/a/memory.max": "0\n",
+				"sys/fs/cgroup/memory.max":   "lots\n",
+			},
+		},
+		{
+			name:  "no cgroup information",
+			files: map[string]string{},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := containerMemoryLimit(fakeRoot(t, tc.files)); got != tc.want {
-				t.Fatalf("containerMemoryLimit = %d, want %d", got, tc.want)
+			if got := cgroupMemoryLimit(fakeRoot(t, tc.files)); got != tc.want {
+				t.Fatalf("cgroupMemoryLimit = %d MiB, want %d MiB", got>>20, tc.want>>20)
 			}
 		})
+	}
+}
+
+func TestUnescapeMountinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		`/sys/fs/cgroup`:     "/sys/fs/cgroup",
+		`/mnt/my\040cgroups`: "/mnt/my cgroups",
+		`/a\134b`:            `/a\b`,
+		`/trailing\04`:       `/trailing\04`,
+	} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -111,5 +215,31 @@ func TestHeapLimitFitsTheContainer(t *testing.T) {
 	}
 	if got, want := heapLimit(opts, 512<<20), int64(384<<20); got != want {
 		t.Fatalf("in a 512 MiB container: %d MiB, want %d MiB", got>>20, want>>20)
+	}
+}
+
+func TestSetHeapLimitSaysWhenTheCgroupLowersIt(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	opts := engine.DefaultOptions(t.TempDir())
+	for _, tc := range []struct {
+		cgroup int64
+		want   string // a word of the log line, or "" for none
+	}{
+		{0, ""},
+		{64 << 30, ""},
+		{512 << 20, "level=INFO"},
+		{64 << 20, "level=WARN"},
+	} {
+		var out bytes.Buffer
+		setHeapLimit(opts, tc.cgroup, slog.New(slog.NewTextHandler(&out, nil)))
+		if got, want := debug.SetMemoryLimit(-1), heapLimit(opts, tc.cgroup); got != want {
+			t.Errorf("cgroup %d MiB: heap limit %d, want %d", tc.cgroup>>20, got, want)
+		}
+		switch {
+		case tc.want == "" && out.Len() > 0:
+			t.Errorf("cgroup %d MiB: logged %q", tc.cgroup>>20, out.String())
+		case tc.want != "" && !strings.Contains(out.String(), tc.want):
+			t.Errorf("cgroup %d MiB: logged %q, want %s", tc.cgroup>>20, out.String(), tc.want)
+		}
 	}
 }

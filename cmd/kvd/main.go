@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -67,13 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opts.ReadCacheSize = cfg.ReadCacheSize
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		container := containerMemoryLimit("/")
-		limit := heapLimit(opts, container)
-		debug.SetMemoryLimit(limit)
-		if limit < softMemoryLimit(opts) {
-			log.Info("Go heap limit lowered to fit the container's memory limit (set GOMEMLIMIT to choose another)",
-				"heap_limit", limit, "container_limit", container)
-		}
+		setHeapLimit(opts, cgroupMemoryLimit("/"), log)
 	}
 	store, err := engine.Open(opts)
 	if err != nil {

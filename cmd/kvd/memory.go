@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -21,19 +22,36 @@ func softMemoryLimit(opts engine.Options) int64 {
 }
 
 // heapLimit is the soft heap limit kvd sets when GOMEMLIMIT is not given:
-// softMemoryLimit, lowered to three quarters of the container's memory
-// limit (container; 0 for none) when that is smaller. The quarter left is
-// for what the heap limit does not count and the container does: the
-// memory-mapped tables and WAL pages in the page cache (dirty WAL pages
-// cannot be dropped before they are written back), thread stacks. Under
-// a tight container limit Go collects more often rather than the kernel
-// killing kvd.
-func heapLimit(opts engine.Options, container int64) int64 {
+// softMemoryLimit, capped at three quarters of the cgroup's memory limit
+// (cgroup; 0 for none). The quarter left is for what the cgroup counts and
+// Go's limit does not: badger's memory maps (tables, WAL and value log;
+// dirty WAL pages cannot be dropped before they are written back) and the
+// kernel's memory for sockets and page tables. Under a tight limit Go
+// collects harder, which makes an OOM kill less likely, not impossible.
+func heapLimit(opts engine.Options, cgroup int64) int64 {
 	limit := softMemoryLimit(opts)
-	if container > 0 {
-		limit = min(limit, container/4*3)
+	if cgroup > 0 {
+		limit = min(limit, cgroup/4*3)
 	}
 	return limit
+}
+
+// setHeapLimit sets heapLimit and says so when the cgroup's limit lowered
+// it, with a warning when it leaves less than badger's fixed memory
+// (memtables and caches): the heap then stays at its limit, and Go
+// collects as often as its CPU cap allows.
+func setHeapLimit(opts engine.Options, cgroup int64, log *slog.Logger) {
+	limit := heapLimit(opts, cgroup)
+	debug.SetMemoryLimit(limit)
+	fixed := softMemoryLimit(opts) - builderHeadroom
+	switch {
+	case limit < fixed:
+		log.Warn("the cgroup's memory limit leaves less heap than kvd's memtables and caches need; lower --memtable-size or --index-cache-size, or raise the limit",
+			"heap_limit", limit, "fixed_memory", fixed, "cgroup_limit", cgroup)
+	case limit < softMemoryLimit(opts):
+		log.Info("Go heap limit capped at three quarters of the cgroup's memory limit (GOMEMLIMIT overrides)",
+			"heap_limit", limit, "cgroup_limit", cgroup)
+	}
 }
 
 // builderHeadroom is the heap above badger's fixed memory that the soft
