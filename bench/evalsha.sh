@@ -49,8 +49,8 @@ while (($#)); do
 	esac
 	shift
 done
-[[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || die "--pairs must be a positive integer"
-[[ "$REQUESTS" =~ ^[1-9][0-9]*$ ]] || die "--requests must be a positive integer"
+positive_int --pairs "$PAIRS"
+positive_int --requests "$REQUESTS"
 
 need go redis-server redis-benchmark redis-cli python3 getconf sha1sum
 set_pinning "$PINNED"

@@ -43,7 +43,7 @@ while (($#)); do
 	esac
 	shift
 done
-[[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "--keys must be a positive integer"
+positive_int --keys "$KEYS"
 
 need go redis-cli redis-benchmark python3
 bench_setup

@@ -19,6 +19,9 @@ KVD_REV=""
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# positive_int OPTION VALUE: dies unless VALUE is a positive integer.
+positive_int() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer"; }
+
 need() {
 	local c
 	for c in "$@"; do

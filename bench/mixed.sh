@@ -52,7 +52,7 @@ while (($#)); do
 	esac
 	shift
 done
-[[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || die "--pairs must be a positive integer"
+positive_int --pairs "$PAIRS"
 [[ "$DUR" =~ ^(everysec|always|no)$ ]] || die "--durability must be everysec, always or no"
 
 need go redis-server redis-cli python3

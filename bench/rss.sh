@@ -42,8 +42,8 @@ while (($#)); do
 	esac
 	shift
 done
-[[ "$KEYS" =~ ^[1-9][0-9]*$ ]] || die "--keys must be a positive integer"
-[[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || die "--pairs must be a positive integer"
+positive_int --keys "$KEYS"
+positive_int --pairs "$PAIRS"
 case "$DUR" in everysec | always | no) ;; *) die "--durability must be everysec, always or no" ;; esac
 
 need go redis-server redis-cli python3

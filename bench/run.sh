@@ -75,9 +75,9 @@ if [[ "$MODE" == quick ]]; then
 else
 	: "${PAIRS:=3}" "${REQUESTS:=200000}" "${PREFILL:=1}" "${DURABILITY:=everysec,always,no}"
 fi
-[[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || die "--pairs must be a positive integer"
-[[ "$REQUESTS" =~ ^[1-9][0-9]*$ ]] || die "--requests must be a positive integer"
-[[ "$KEYSPACE" =~ ^[1-9][0-9]*$ ]] || die "--keyspace must be a positive integer"
+positive_int --pairs "$PAIRS"
+positive_int --requests "$REQUESTS"
+positive_int --keyspace "$KEYSPACE"
 IFS=, read -r -a DURS <<<"$DURABILITY"
 for d in "${DURS[@]}"; do
 	[[ "$d" =~ ^(everysec|always|no)$ ]] || die "unknown durability '$d' (everysec, always, no)"

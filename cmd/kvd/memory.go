@@ -41,14 +41,14 @@ func heapLimit(opts engine.Options, cgroup int64) int64 {
 // (memtables and caches): the heap then stays at its limit, and Go
 // collects as often as its CPU cap allows.
 func setHeapLimit(opts engine.Options, cgroup int64, log *slog.Logger) {
-	limit := heapLimit(opts, cgroup)
+	full, limit := softMemoryLimit(opts), heapLimit(opts, cgroup)
 	debug.SetMemoryLimit(limit)
-	fixed := softMemoryLimit(opts) - builderHeadroom
+	fixed := full - builderHeadroom
 	switch {
 	case limit < fixed:
 		log.Warn("the cgroup's memory limit leaves less heap than kvd's memtables and caches need; lower --memtable-size or --index-cache-size, or raise the limit",
 			"heap_limit", limit, "fixed_memory", fixed, "cgroup_limit", cgroup)
-	case limit < softMemoryLimit(opts):
+	case limit < full:
 		log.Info("Go heap limit capped at three quarters of the cgroup's memory limit (GOMEMLIMIT overrides)",
 			"heap_limit", limit, "cgroup_limit", cgroup)
 	}
