@@ -15,7 +15,8 @@ import (
 // which the kernel throttles). Go does not read it (GOMAXPROCS follows a
 // container's CPU limit since Go 1.25, the heap limit does not), so a heap
 // sized for a machine of its own could reach it and be OOM-killed instead
-// of collecting harder. It is read once, at startup.
+// of collecting harder. It is read at startup and every 10 s after
+// (cgroupLimitFollower, memory.go).
 //
 // As Go's runtime does for CPU limits (internal/runtime/cgroup), it finds
 // the cgroup file system in /proc/self/mountinfo (cgroup2, or the v1

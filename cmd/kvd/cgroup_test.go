@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kvd/kvd/engine"
 )
@@ -241,5 +244,72 @@ func TestSetHeapLimitSaysWhenTheCgroupLowersIt(t *testing.T) {
 		case tc.want != "" && !strings.Contains(out.String(), tc.want):
 			t.Errorf("cgroup %d MiB: logged %q, want %s", tc.cgroup>>20, out.String(), tc.want)
 		}
+	}
+}
+
+// A cgroup limit changed while kvd runs (docker update --memory, a
+// Kubernetes in-place resize) moves the heap limit with it; an unchanged
+// one sets nothing.
+func TestCgroupLimitFollowerRefitsTheHeapLimitWhenTheLimitChanges(t *testing.T) {
+	limits := []int64{512 << 20, 512 << 20, 1 << 30, 0, 0}
+	var set []int64
+	var out bytes.Buffer
+	f := &cgroupLimitFollower{
+		opts: engine.DefaultOptions(t.TempDir()),
+		log:  slog.New(slog.NewTextHandler(&out, nil)),
+		read: func() int64 {
+			v := limits[0]
+			limits = limits[1:]
+			return v
+		},
+		set: func(_ engine.Options, cgroup int64, _ *slog.Logger) { set = append(set, cgroup) },
+	}
+	f.start()
+	var changed []bool
+	for len(limits) > 0 {
+		changed = append(changed, f.check())
+	}
+	if want := []bool{false, true, true, false}; !slices.Equal(changed, want) {
+		t.Errorf("check() reported %v, want %v", changed, want)
+	}
+	if want := []int64{512 << 20, 1 << 30, 0}; !slices.Equal(set, want) {
+		t.Errorf("heap limit fitted to %v, want %v", set, want)
+	}
+	if !strings.Contains(out.String(), "cgroup_limit=0 was=1073741824") {
+		t.Errorf("the removed limit was not logged: %q", out.String())
+	}
+}
+
+// run reads the limit every interval until stopped.
+func TestCgroupLimitFollowerRunsUntilStopped(t *testing.T) {
+	reads := make(chan struct{}, 100)
+	f := &cgroupLimitFollower{
+		opts:     engine.DefaultOptions(t.TempDir()),
+		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		interval: time.Millisecond,
+		read: func() int64 {
+			reads <- struct{}{}
+			return 0
+		},
+		set: func(engine.Options, int64, *slog.Logger) {},
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		f.run(stop)
+		close(done)
+	}()
+	for i := 0; i < 3; i++ {
+		select {
+		case <-reads:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the follower stopped reading the cgroup's limit")
+		}
+	}
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not return after stop")
 	}
 }

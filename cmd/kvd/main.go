@@ -65,18 +65,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cfg.ReadCacheSize >= 0 {
 		opts.ReadCacheSize = cfg.ReadCacheSize
 	}
+	var cgroupLimit *cgroupLimitFollower
 	if os.Getenv("GOMEMLIMIT") == "" {
-		setHeapLimit(opts, cgroupMemoryLimit("/"), log)
+		cgroupLimit = newCgroupLimitFollower(opts, log)
+		cgroupLimit.start()
 	}
 	store, err := engine.Open(opts)
 	if err != nil {
 		log.Error("cannot open the data directory (is another kvd using it?)", "dir", cfg.Dir, "err", err)
 		return 1
 	}
-	stopTrimming := make(chan struct{})
-	go newMemoryTrimmer().run(stopTrimming)
+	stopMemoryWork := make(chan struct{})
+	go newMemoryTrimmer().run(stopMemoryWork)
+	if cgroupLimit != nil {
+		go cgroupLimit.run(stopMemoryWork)
+	}
 	code := serve(cfg, store, log)
-	close(stopTrimming)
+	close(stopMemoryWork)
 	if err := store.Close(); err != nil {
 		log.Error("closing the store", "err", err)
 		return 1

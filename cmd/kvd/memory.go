@@ -54,6 +54,66 @@ func setHeapLimit(opts engine.Options, cgroup int64, log *slog.Logger) {
 	}
 }
 
+// cgroupLimitFollower keeps the heap limit fitted to the cgroup's memory
+// limit while kvd runs: `docker update --memory` and a Kubernetes in-place
+// resize change the limit of a running container, and a heap limit fitted
+// to the old one would let the heap reach a lowered limit (an OOM kill) or
+// keep collecting hard under a raised one. Reading the limit is a few small
+// files under /proc and /sys.
+type cgroupLimitFollower struct {
+	opts     engine.Options
+	log      *slog.Logger
+	interval time.Duration
+	// read and set are cgroupMemoryLimit("/") and setHeapLimit; tests
+	// replace them.
+	read func() int64
+	set  func(opts engine.Options, cgroup int64, log *slog.Logger)
+
+	limit int64 // the cgroup limit the heap limit was last fitted to
+}
+
+// cgroupCheckInterval: how often the cgroup's limit is read again.
+const cgroupCheckInterval = 10 * time.Second
+
+func newCgroupLimitFollower(opts engine.Options, log *slog.Logger) *cgroupLimitFollower {
+	return &cgroupLimitFollower{opts: opts, log: log, interval: cgroupCheckInterval,
+		read: func() int64 { return cgroupMemoryLimit("/") }, set: setHeapLimit}
+}
+
+// start fits the heap limit to the cgroup's limit now.
+func (f *cgroupLimitFollower) start() {
+	f.limit = f.read()
+	f.set(f.opts, f.limit, f.log)
+}
+
+// run fits it again every interval, until stop is closed.
+func (f *cgroupLimitFollower) run(stop <-chan struct{}) {
+	t := time.NewTicker(f.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			f.check()
+		}
+	}
+}
+
+// check refits the heap limit if the cgroup's limit changed, and reports
+// whether it did. A limit of 0 is none.
+func (f *cgroupLimitFollower) check() bool {
+	limit := f.read()
+	if limit == f.limit {
+		return false
+	}
+	f.log.Info("the cgroup's memory limit changed; fitting the Go heap limit to it (0: no limit)",
+		"cgroup_limit", limit, "was", f.limit)
+	f.limit = limit
+	f.set(f.opts, limit, f.log)
+	return true
+}
+
 // builderHeadroom is the heap above badger's fixed memory that the soft
 // limit leaves for table builders (a memtable flush builds its whole table
 // in memory, growing its buffer by doubling; a compaction splits its key
