@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,7 +19,7 @@ import (
 // container's CPU limit since Go 1.25, the heap limit does not), so a heap
 // sized for a machine of its own could reach it and be OOM-killed instead
 // of collecting harder. It is read at startup and every 10 s after
-// (cgroupLimitFollower, memory.go).
+// (cgroupLimitFollower, heaplimit.go).
 //
 // As Go's runtime does for CPU limits (internal/runtime/cgroup), it finds
 // the cgroup file system in /proc/self/mountinfo (cgroup2, or the v1
@@ -27,15 +30,18 @@ import (
 // outside the mount's root (the host's path seen from a container without
 // its own cgroup namespace) is not guessed at. Ancestors above the mount
 // (a Kubernetes pod's limit, seen from its container) are not visible.
-// root is "/" except in tests.
-func cgroupMemoryLimit(root string) int64 {
-	cgroups, err := os.ReadFile(filepath.Join(root, "proc/self/cgroup"))
-	if err != nil {
-		return 0
+// Files that do not exist mean no limit (no cgroup file system, or no
+// limit file at that level); any other failure to read one is an error,
+// not "no limit": a process out of file descriptors must not lift its own
+// cap. root is "/" except in tests.
+func cgroupMemoryLimit(root string) (int64, error) {
+	cgroups, err := readIfExists(filepath.Join(root, "proc/self/cgroup"))
+	if err != nil || cgroups == nil {
+		return 0, err
 	}
-	mountinfo, err := os.ReadFile(filepath.Join(root, "proc/self/mountinfo"))
-	if err != nil {
-		return 0
+	mountinfo, err := readIfExists(filepath.Join(root, "proc/self/mountinfo"))
+	if err != nil || mountinfo == nil {
+		return 0, err
 	}
 	var limit int64
 	lower := func(v int64) {
@@ -67,14 +73,27 @@ func cgroupMemoryLimit(root string) int64 {
 		}
 		for dir := rel; ; dir = path.Dir(dir) {
 			for _, f := range files {
-				lower(readMemoryLimit(filepath.Join(root, m.point, dir, f)))
+				v, err := readMemoryLimit(filepath.Join(root, m.point, dir, f))
+				if err != nil {
+					return 0, err
+				}
+				lower(v)
 			}
 			if dir == "/" {
 				break
 			}
 		}
 	}
-	return limit
+	return limit, nil
+}
+
+// readIfExists reads a file; nil, without error, if it does not exist.
+func readIfExists(file string) ([]byte, error) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
 }
 
 // cgroupMount is where a cgroup hierarchy is mounted: point is the mount
@@ -143,14 +162,21 @@ func unescapeMountinfo(s string) string {
 // readMemoryLimit reads a cgroup memory limit file; "max" (v2) and v1's
 // "unlimited" (a page-rounded 2^63-1) read as 0, as do 0 itself and a
 // missing file.
-func readMemoryLimit(file string) int64 {
-	data, err := os.ReadFile(file)
+func readMemoryLimit(file string) (int64, error) {
+	data, err := readIfExists(file)
+	if err != nil || data == nil {
+		return 0, err
+	}
+	text := strings.TrimSpace(string(data))
+	if text == "max" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(text, 10, 64)
 	if err != nil {
-		return 0
+		return 0, fmt.Errorf("cgroup memory limit %s: %w", file, err)
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	if err != nil || v <= 0 || v >= 1<<62 {
-		return 0
+	if v <= 0 || v >= 1<<62 {
+		return 0, nil
 	}
-	return v
+	return v, nil
 }

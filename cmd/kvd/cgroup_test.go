@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -45,9 +45,10 @@ func v1Mount(root, controllers string) string {
 
 func TestCgroupMemoryLimit(t *testing.T) {
 	cases := []struct {
-		name  string
-		files map[string]string
-		want  int64
+		name    string
+		files   map[string]string
+		want    int64
+		wantErr bool
 	}{
 		{
 			name: "v2 in a container with its own cgroup namespace (docker run --memory 512m)",
@@ -172,13 +173,34 @@ func TestCgroupMemoryLimit(t *testing.T) {
 			},
 		},
 		{
-			name: "zero and unreadable limits are no limit",
+			name: "zero and max are no limit",
 			files: map[string]string{
-				"proc/self/mountinfo":        v2Mount("/"),
-				"proc/self/cgroup":           "0::/a\n",
-				"sys/fs/cgroup/a/memory.max": "0\n",
-				"sys/fs/cgroup/memory.max":   "lots\n",
+				"proc/self/mountinfo":         v2Mount("/"),
+				"proc/self/cgroup":            "0::/a\n",
+				"sys/fs/cgroup/a/memory.max":  "0\n",
+				"sys/fs/cgroup/a/memory.high": "max\n",
 			},
+		},
+		{
+			// Not "no limit", which would lift the cap: a limit file
+			// that cannot be read or parsed is an error.
+			name: "a limit that does not parse",
+			files: map[string]string{
+				"proc/self/mountinfo":         v2Mount("/"),
+				"proc/self/cgroup":            "0::/a\n",
+				"sys/fs/cgroup/a/memory.max":  "536870912\n",
+				"sys/fs/cgroup/a/memory.high": "lots\n",
+			},
+			wantErr: true,
+		},
+		{
+			name: "a limit file that cannot be read",
+			files: map[string]string{
+				"proc/self/mountinfo":                 v2Mount("/"),
+				"proc/self/cgroup":                    "0::/a\n",
+				"sys/fs/cgroup/a/memory.max/unusable": "",
+			},
+			wantErr: true,
 		},
 		{
 			name:  "no cgroup information",
@@ -187,7 +209,11 @@ func TestCgroupMemoryLimit(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := cgroupMemoryLimit(fakeRoot(t, tc.files)); got != tc.want {
+			got, err := cgroupMemoryLimit(fakeRoot(t, tc.files))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("cgroupMemoryLimit error %v, want an error: %v", err, tc.wantErr)
+			}
+			if got != tc.want {
 				t.Fatalf("cgroupMemoryLimit = %d MiB, want %d MiB", got>>20, tc.want>>20)
 			}
 		})
@@ -221,62 +247,87 @@ func TestHeapLimitFitsTheContainer(t *testing.T) {
 	}
 }
 
-func TestSetHeapLimitSaysWhenTheCgroupLowersIt(t *testing.T) {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
-	opts := engine.DefaultOptions(t.TempDir())
+// newTestFollower follows a cgroup whose reads return reads in turn,
+// recording the heap limits it sets and logging to out.
+func newTestFollower(t *testing.T, out io.Writer, reads ...cgroupRead) (*cgroupLimitFollower, *[]int64) {
+	var set []int64
+	return &cgroupLimitFollower{
+		opts: engine.DefaultOptions(t.TempDir()),
+		log:  slog.New(slog.NewTextHandler(out, nil)),
+		read: func() (int64, error) {
+			r := reads[0]
+			reads = reads[1:]
+			return r.limit, r.err
+		},
+		setLimit: func(v int64) { set = append(set, v) },
+	}, &set
+}
+
+type cgroupRead struct {
+	limit int64
+	err   error
+}
+
+func TestFollowerStartSaysWhenTheCgroupLowersTheHeapLimit(t *testing.T) {
 	for _, tc := range []struct {
-		cgroup int64
-		want   string // a word of the log line, or "" for none
+		read cgroupRead
+		want string // a word of the log line, or "" for none
 	}{
-		{0, ""},
-		{64 << 30, ""},
-		{512 << 20, "level=INFO"},
-		{64 << 20, "level=WARN"},
+		{cgroupRead{limit: 0}, ""},
+		{cgroupRead{limit: 64 << 30}, ""},
+		{cgroupRead{limit: 512 << 20}, "level=INFO"},
+		{cgroupRead{limit: 64 << 20}, "level=WARN"},
+		{cgroupRead{err: errors.New("too many open files")}, "level=WARN"},
 	} {
 		var out bytes.Buffer
-		setHeapLimit(opts, tc.cgroup, slog.New(slog.NewTextHandler(&out, nil)))
-		if got, want := debug.SetMemoryLimit(-1), heapLimit(opts, tc.cgroup); got != want {
-			t.Errorf("cgroup %d MiB: heap limit %d, want %d", tc.cgroup>>20, got, want)
+		f, set := newTestFollower(t, &out, tc.read)
+		f.start()
+		if want := heapLimit(f.opts, tc.read.limit); !slices.Equal(*set, []int64{want}) {
+			t.Errorf("cgroup %d MiB: heap limits set %v, want [%d]", tc.read.limit>>20, *set, want)
 		}
 		switch {
 		case tc.want == "" && out.Len() > 0:
-			t.Errorf("cgroup %d MiB: logged %q", tc.cgroup>>20, out.String())
+			t.Errorf("cgroup %d MiB: logged %q", tc.read.limit>>20, out.String())
 		case tc.want != "" && !strings.Contains(out.String(), tc.want):
-			t.Errorf("cgroup %d MiB: logged %q, want %s", tc.cgroup>>20, out.String(), tc.want)
+			t.Errorf("cgroup %d MiB: logged %q, want %s", tc.read.limit>>20, out.String(), tc.want)
 		}
 	}
 }
 
 // A cgroup limit changed while kvd runs (docker update --memory, a
-// Kubernetes in-place resize) moves the heap limit with it; an unchanged
-// one sets nothing.
+// Kubernetes in-place resize) moves the heap limit with it, with one log
+// line; a change that leaves the heap limit where it was sets and logs
+// nothing, and a failed read keeps the last limit.
 func TestCgroupLimitFollowerRefitsTheHeapLimitWhenTheLimitChanges(t *testing.T) {
-	limits := []int64{512 << 20, 512 << 20, 1 << 30, 0, 0}
-	var set []int64
+	failed := cgroupRead{err: errors.New("too many open files")}
 	var out bytes.Buffer
-	f := &cgroupLimitFollower{
-		opts: engine.DefaultOptions(t.TempDir()),
-		log:  slog.New(slog.NewTextHandler(&out, nil)),
-		read: func() int64 {
-			v := limits[0]
-			limits = limits[1:]
-			return v
-		},
-		set: func(_ engine.Options, cgroup int64, _ *slog.Logger) { set = append(set, cgroup) },
-	}
+	f, set := newTestFollower(t, &out,
+		cgroupRead{limit: 512 << 20}, // start: 384 MiB
+		cgroupRead{limit: 512 << 20}, // unchanged
+		failed, failed,               // keep 384 MiB
+		cgroupRead{limit: 600 << 20}, // 450 MiB
+		cgroupRead{limit: 8 << 30},   // the full 512 MiB
+		cgroupRead{limit: 16 << 30},  // still 512 MiB
+		cgroupRead{limit: 0},         // removed: still 512 MiB
+		cgroupRead{limit: 256 << 20}, // 192 MiB
+	)
 	f.start()
 	var changed []bool
-	for len(limits) > 0 {
+	for range 8 {
 		changed = append(changed, f.check())
 	}
-	if want := []bool{false, true, true, false}; !slices.Equal(changed, want) {
+	if want := []bool{false, false, false, true, true, false, false, true}; !slices.Equal(changed, want) {
 		t.Errorf("check() reported %v, want %v", changed, want)
 	}
-	if want := []int64{512 << 20, 1 << 30, 0}; !slices.Equal(set, want) {
-		t.Errorf("heap limit fitted to %v, want %v", set, want)
+	if want := []int64{384 << 20, 450 << 20, 512 << 20, 192 << 20}; !slices.Equal(*set, want) {
+		t.Errorf("heap limits set %v, want %v", *set, want)
 	}
-	if !strings.Contains(out.String(), "cgroup_limit=0 was=1073741824") {
-		t.Errorf("the removed limit was not logged: %q", out.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 { // the start's cap, one failed read, three refits
+		t.Fatalf("logged %d lines, want 5:\n%s", len(lines), out.String())
+	}
+	if !strings.Contains(lines[1], "too many open files") || !strings.Contains(lines[4], "cgroup_limit=268435456 was=0") {
+		t.Errorf("log:\n%s", out.String())
 	}
 }
 
@@ -287,11 +338,11 @@ func TestCgroupLimitFollowerRunsUntilStopped(t *testing.T) {
 		opts:     engine.DefaultOptions(t.TempDir()),
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		interval: time.Millisecond,
-		read: func() int64 {
+		read: func() (int64, error) {
 			reads <- struct{}{}
-			return 0
+			return 0, nil
 		},
-		set: func(engine.Options, int64, *slog.Logger) {},
+		setLimit: func(int64) {},
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -76,12 +77,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	stopMemoryWork := make(chan struct{})
-	go newMemoryTrimmer().run(stopMemoryWork)
+	var memoryWork sync.WaitGroup
+	memoryWork.Go(func() { newMemoryTrimmer().run(stopMemoryWork) })
 	if cgroupLimit != nil {
-		go cgroupLimit.run(stopMemoryWork)
+		memoryWork.Go(func() { cgroupLimit.run(stopMemoryWork) })
 	}
 	code := serve(cfg, store, log)
 	close(stopMemoryWork)
+	memoryWork.Wait()
 	if err := store.Close(); err != nil {
 		log.Error("closing the store", "err", err)
 		return 1
