@@ -83,7 +83,7 @@ for d in "${DURS[@]}"; do
 	[[ "$d" =~ ^(everysec|always|no)$ ]] || die "unknown durability '$d' (everysec, always, no)"
 done
 
-need go redis-server redis-benchmark redis-cli python3
+need go redis-server redis-benchmark redis-cli python3 getconf
 set_pinning "$PINNED"
 bench_setup
 
@@ -112,7 +112,7 @@ shape_requests() {
 
 BASE_TESTS=(set get incr mset)
 OPTIONAL_TESTS=(lpush lpop hset zadd sadd)
-RAW=$WORK/raw.tsv     # durability iter test shape server rps p50 p99 requests
+RAW=$WORK/raw.tsv     # durability iter test shape server rps p50 p99 requests cpu_us_per_req
 RSS=$WORK/rss.tsv     # durability server peak_rss_kb disk_kb
 NOTES=$WORK/notes.txt # free text, one line per note
 SERVERS=$WORK/servers.txt
@@ -123,6 +123,7 @@ SERVERS=$WORK/servers.txt
 
 KVD_BIN=$WORK/kvd
 build_kvd "$KVD_BIN"
+CLK_TCK=$(getconf CLK_TCK)
 
 # supported PORT CMD: does the server know CMD? (COMMAND INFO gives nil if not)
 supported() {
@@ -154,26 +155,49 @@ EOF
 	}
 }
 
-# bench_one PORT TEST SHAPE: run redis-benchmark once; prints "rps p50 p99 requests".
+# cpu_ticks PID: utime + stime of the whole process (all threads), in clock
+# ticks: fields 14 and 15 of /proc/PID/stat. They are counted after the ") "
+# that ends the command name, which could contain spaces. NA if unreadable.
+cpu_ticks() {
+	local stat f
+	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || { echo NA; return; }
+	read -r -a f <<<"${stat##*) }"
+	if [[ "${f[11]:-}" =~ ^[0-9]+$ && "${f[12]:-}" =~ ^[0-9]+$ ]]; then
+		echo $((f[11] + f[12]))
+	else
+		echo NA
+	fi
+}
+
+# bench_one PORT PID TEST SHAPE: run redis-benchmark once against the server
+# PID listening on PORT; prints "rps p50 p99 requests cpu_us_per_req". The
+# CPU is the server's, read just before and just after the run, so it
+# includes the server's background work during the run.
 bench_one() {
-	local port=$1 test=$2 shape=$3 n out err
+	local port=$1 pid=$2 test=$3 shape=$4 n out err c0 c1
 	n=$(shape_requests "$shape")
 	err=$WORK/bench.err
+	c0=$(cpu_ticks "$pid")
 	# shellcheck disable=SC2046
 	if out=$(timeout 1200 "${PIN_CLIENT[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" \
 		-n "$n" -d "$VALUE_SIZE" -r "$KEYSPACE" $(shape_flags "$shape") --csv 2>"$err"); then
+		c1=$(cpu_ticks "$pid")
 		# CSV header: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",
 		#             "p95_latency_ms","p99_latency_ms","max_latency_ms"
 		printf '%s\n' "$out" | python3 -c '
 import csv, sys
+n, c0, c1, hz = sys.argv[1:]
 rows = list(csv.reader(sys.stdin))
 h = rows[0]
 r = rows[1]
-print(r[h.index("rps")], r[h.index("p50_latency_ms")], r[h.index("p99_latency_ms")], sys.argv[1])
-' "$n" && return 0
+cpu = "NA"
+if c0.isdigit() and c1.isdigit():
+    cpu = "%.2f" % ((int(c1) - int(c0)) / int(hz) * 1e6 / int(n))
+print(r[h.index("rps")], r[h.index("p50_latency_ms")], r[h.index("p99_latency_ms")], n, cpu)
+' "$n" "$c0" "$c1" "$CLK_TCK" && return 0
 	fi
 	log "warning: redis-benchmark -t $test ($shape) on port $port failed: $(tail -n 3 "$err" | tr '\n' ' ')"
-	echo "NA NA NA $n"
+	echo "NA NA NA $n NA"
 }
 
 log "mode=$MODE_NAME pairs=$PAIRS requests=$REQUESTS keyspace=$KEYSPACE prefill=$PREFILL durability=${DURS[*]}"
@@ -258,11 +282,11 @@ for dur in "${DURS[@]}"; do
 				# A then B, back to back, so slow drift of the machine hits both.
 				for side in kvd redis; do
 					k=$((k + 1))
-					if [[ $side == kvd ]]; then port=$KPORT; else port=$RPORT; fi
-					read -r rps p50 p99 n <<<"$(bench_one "$port" "$t" "$shape")"
-					printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-						"$dur" "$iter" "${t^^}" "$shape" "$side" "$rps" "$p50" "$p99" "$n" >>"$RAW"
-					log "[$dur $k/$total] pair $iter $shape ${t^^} $side: $rps ops/s p50 $p50 ms p99 $p99 ms"
+					if [[ $side == kvd ]]; then port=$KPORT pid=$KPID; else port=$RPORT pid=$RPID; fi
+					read -r rps p50 p99 n cpu <<<"$(bench_one "$port" "$pid" "$t" "$shape")"
+					printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+						"$dur" "$iter" "${t^^}" "$shape" "$side" "$rps" "$p50" "$p99" "$n" "$cpu" >>"$RAW"
+					log "[$dur $k/$total] pair $iter $shape ${t^^} $side: $rps ops/s p50 $p50 ms p99 $p99 ms, CPU $cpu us/req"
 				done
 				check_alive kvd "$KPID" "$WORK/kvd-$dur.log"
 				check_alive redis-server "$RPID" "$WORK/redis-$dur.log"
@@ -278,6 +302,13 @@ done
 
 ELAPSED=$(($(date +%s) - T0))
 LOAD_END=$(loadavg)
+
+# One clock tick in µs/req for each shape's -n: the resolution of the CPU column.
+TICKS="" sep=""
+for s in "${SHAPES[@]}"; do
+	TICKS+="$sep$(awk -v hz="$CLK_TCK" -v n="$(shape_requests "$s")" 'BEGIN {printf "%.3g", 1e6 / hz / n}') µs/req in $s"
+	sep=", "
+done
 
 # Text table to stdout.
 echo
@@ -309,8 +340,13 @@ fi
 	echo
 	echo "## Results"
 	echo
-	echo "ops/s, latency and ratio are medians over the A/B pairs; the ratio is the median of"
-	echo "the per-pair kvd/redis ratios. Latency in ms from redis-benchmark."
+	echo "ops/s, latency, CPU and the ratios are medians over the A/B pairs; each ratio is the"
+	echo "median of the per-pair kvd/redis ratios. Latency in ms from redis-benchmark. CPU"
+	echo "(µs/req) is the server process's utime+stime (all threads, /proc/PID/stat) over one"
+	echo "redis-benchmark run divided by its requests, so it includes the server's background"
+	echo "work during the run (for kvd, badger's flushes and compactions), but not the CPU of a"
+	echo "Redis fork child (BGSAVE, AOF rewrite). It is counted at $CLK_TCK Hz tick resolution:"
+	echo "one tick is $TICKS."
 	echo
 	python3 "$BENCH_DIR/table.py" --format md "$RAW" "$RSS"
 	if [[ -s "$NOTES" ]]; then

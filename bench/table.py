@@ -3,14 +3,17 @@
 
 usage: table.py --format text|md|raw-md RAW.tsv RSS.tsv
 
-RAW.tsv rows:  durability iter test shape server rps p50_ms p99_ms requests
+RAW.tsv rows:  durability iter test shape server rps p50_ms p99_ms requests cpu_us
+               (cpu_us: the server's utime+stime over the run / requests, or NA)
 RSS.tsv rows:  durability server peak_rss_kb disk_kb
 
 For every (durability pair, test, shape) cell:
   - kvd ops/s, redis ops/s, p50, p99: median over the A/B pairs;
   - ratio: median of the per-pair ratios kvd_rps / redis_rps (each pair ran
     back to back, so the ratio cancels drift that the absolute numbers keep);
-  - spread: min-max of those per-pair ratios (only with 2+ pairs).
+  - spread: min-max of those per-pair ratios (only with 2+ pairs);
+  - kvd and redis CPU us/request: median over the A/B pairs; cpu ratio: median
+    of the per-pair ratios kvd_cpu / redis_cpu, like the ops/s ratio.
 Stdlib only.
 """
 
@@ -41,6 +44,12 @@ def fmt_ms(x):
     return f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
 
+def fmt_us(x):
+    if x is None:
+        return "n/a"
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
 def fmt_ratio(x):
     return "n/a" if x is None else f"{x:.2f}x"
 
@@ -63,12 +72,12 @@ def read_tsv(path, width):
 def cells(raw):
     """Group runs by (durability, test, shape) in first-seen order."""
     order, by_cell = [], {}
-    for dur, it, test, shape, server, rps, p50, p99, _n in raw:
+    for dur, it, test, shape, server, rps, p50, p99, _n, cpu in raw:
         key = (dur, test, shape)
         if key not in by_cell:
             order.append(key)
             by_cell[key] = {}
-        by_cell[key].setdefault(it, {})[server] = (num(rps), num(p50), num(p99))
+        by_cell[key].setdefault(it, {})[server] = (num(rps), num(p50), num(p99), num(cpu))
     # Stable presentation: durability pair, then test, then shape, each in
     # the order run.sh ran them.
     rank = {}
@@ -80,25 +89,33 @@ def cells(raw):
     return order, by_cell
 
 
-def summarize(runs):
-    """runs: {iter: {server: (rps, p50, p99)}} -> dict of medians."""
-    out = {}
-    for side in ("kvd", "redis"):
-        vals = [r[side] for r in runs.values() if side in r]
-        out[side] = tuple(median([v[i] for v in vals]) for i in range(3))
+def pair_ratios(runs, i):
+    """kvd/redis of field i for every pair where both sides have it."""
     ratios = []
     for r in runs.values():
         k, rd = r.get("kvd"), r.get("redis")
-        if k and rd and k[0] is not None and rd[0]:
-            ratios.append(k[0] / rd[0])
+        if k and rd and k[i] is not None and rd[i]:
+            ratios.append(k[i] / rd[i])
+    return ratios
+
+
+def summarize(runs):
+    """runs: {iter: {server: (rps, p50, p99, cpu)}} -> dict of medians."""
+    out = {}
+    for side in ("kvd", "redis"):
+        vals = [r[side] for r in runs.values() if side in r]
+        out[side] = tuple(median([v[i] for v in vals]) for i in range(4))
+    ratios = pair_ratios(runs, 0)
     out["ratio"] = median(ratios)
     out["spread"] = (min(ratios), max(ratios)) if len(ratios) > 1 else None
     out["pairs"] = len(ratios)
+    out["cpu_ratio"] = median(pair_ratios(runs, 3))
     return out
 
 
 HEAD = ["pair", "test", "shape", "kvd ops/s", "redis ops/s", "kvd/redis", "spread",
-        "kvd p50/p99 ms", "redis p50/p99 ms"]
+        "kvd µs/req", "redis µs/req", "cpu ratio", "kvd p50/p99 ms", "redis p50/p99 ms"]
+RIGHT = {3, 4, 5, 7, 8, 9}  # numeric columns, right-aligned
 
 
 def table_rows(raw):
@@ -109,7 +126,8 @@ def table_rows(raw):
         k, r = s["kvd"], s["redis"]
         spread = "-" if s["spread"] is None else f"{s['spread'][0]:.2f}-{s['spread'][1]:.2f}"
         rows.append([key[0], key[1], key[2], fmt_rps(k[0]), fmt_rps(r[0]), fmt_ratio(s["ratio"]),
-                     spread, f"{fmt_ms(k[1])} / {fmt_ms(k[2])}", f"{fmt_ms(r[1])} / {fmt_ms(r[2])}"])
+                     spread, fmt_us(k[3]), fmt_us(r[3]), fmt_ratio(s["cpu_ratio"]),
+                     f"{fmt_ms(k[1])} / {fmt_ms(k[2])}", f"{fmt_ms(r[1])} / {fmt_ms(r[2])}"])
     return rows
 
 
@@ -128,11 +146,10 @@ def footer(rss):
 
 def print_text(raw, rss):
     rows = table_rows(raw)
-    right = {3, 4, 5}
     widths = [max(len(str(r[i])) for r in rows + [HEAD]) for i in range(len(HEAD))]
 
     def line(r):
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+        return "  ".join(str(c).rjust(w) if i in RIGHT else str(c).ljust(w)
                          for i, (c, w) in enumerate(zip(r, widths))).rstrip()
 
     print(line(HEAD))
@@ -147,7 +164,7 @@ def print_text(raw, rss):
 def print_md(raw, rss):
     rows = table_rows(raw)
     print("| " + " | ".join(HEAD) + " |")
-    print("|" + "|".join("---:" if i in (3, 4, 5) else "---" for i in range(len(HEAD))) + "|")
+    print("|" + "|".join("---:" if i in RIGHT else "---" for i in range(len(HEAD))) + "|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
     print()
@@ -156,10 +173,10 @@ def print_md(raw, rss):
 
 
 def print_raw_md(raw, _rss):
-    print("| pair | iter | test | shape | server | ops/s | p50 ms | p99 ms | -n |")
-    print("|---|---:|---|---|---|---:|---:|---:|---:|")
-    for dur, it, test, shape, server, rps, p50, p99, n in raw:
-        print(f"| {dur} | {it} | {test} | {shape} | {server} | {rps} | {p50} | {p99} | {n} |")
+    print("| pair | iter | test | shape | server | ops/s | p50 ms | p99 ms | -n | µs/req |")
+    print("|---|---:|---|---|---|---:|---:|---:|---:|---:|")
+    for dur, it, test, shape, server, rps, p50, p99, n, cpu in raw:
+        print(f"| {dur} | {it} | {test} | {shape} | {server} | {rps} | {p50} | {p99} | {n} | {cpu} |")
 
 
 def main():
@@ -168,7 +185,7 @@ def main():
     ap.add_argument("raw")
     ap.add_argument("rss")
     a = ap.parse_args()
-    raw = read_tsv(a.raw, 9)
+    raw = read_tsv(a.raw, 10)
     rss = read_tsv(a.rss, 4)
     if not raw:
         sys.exit("table.py: no benchmark rows in " + a.raw)
