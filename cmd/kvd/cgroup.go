@@ -161,7 +161,7 @@ func unescapeMountinfo(s string) string {
 
 // readMemoryLimit reads a cgroup memory limit file; "max" (v2) and v1's
 // "unlimited" (a page-rounded 2^63-1) read as 0, as do 0 itself and a
-// missing file.
+// missing file. A file that cannot be read or parsed is an error.
 func readMemoryLimit(file string) (int64, error) {
 	data, err := readIfExists(file)
 	if err != nil || data == nil {

@@ -13,9 +13,9 @@ import (
 // builderHeadroom. GOGC alone lets the heap reach twice the live heap; the
 // limit caps it below that when the live heap is large (big caches, many
 // table builders at once). It is not what returns memory after a burst of
-// writes: the trimmer below does that. It is soft: when live memory needs
-// more, Go lets the heap grow, but only after collecting as often as its
-// CPU cap allows.
+// writes: the trimmer (memory.go) does that. It is soft: when live memory
+// needs more, Go lets the heap grow, but only after collecting as often as
+// its CPU cap allows.
 func softMemoryLimit(opts engine.Options) int64 {
 	return builderHeadroom + int64(opts.NumMemtables)*opts.MemTableSize + opts.BlockCacheSize + opts.IndexCacheSize + opts.ReadCacheSize
 }
