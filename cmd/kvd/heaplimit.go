@@ -96,16 +96,7 @@ func (f *cgroupLimitFollower) start() {
 
 // run fits it again every interval, until stop is closed.
 func (f *cgroupLimitFollower) run(stop <-chan struct{}) {
-	t := time.NewTicker(f.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			f.check()
-		}
-	}
+	every(f.interval, stop, func() { f.check() })
 }
 
 // check reads the cgroup's limit again and refits the heap limit if that

@@ -76,14 +76,19 @@ func newMemoryTrimmer() *memoryTrimmer {
 // run trims every interval until stop is closed.
 func (m *memoryTrimmer) run(stop <-chan struct{}) {
 	m.lastAllocated = m.read().allocated
-	t := time.NewTicker(m.interval)
+	every(m.interval, stop, func() { m.tick() })
+}
+
+// every calls fn every interval until stop is closed.
+func every(interval time.Duration, stop <-chan struct{}, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			m.tick()
+			fn()
 		}
 	}
 }
