@@ -80,16 +80,6 @@ log "script loaded into both servers, sha $SHA"
 
 BENCH_ARGS=(--csv -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" evalsha "$SHA" 1 key:__rand_int__ val)
 
-# cpu_ticks PID: utime + stime of the whole process (all threads), in clock
-# ticks: fields 14 and 15 of /proc/PID/stat. The fields are counted after the
-# ") " that closes the command name, which could contain spaces.
-cpu_ticks() {
-	local stat f
-	stat=$(<"/proc/$1/stat") || die "cannot read /proc/$1/stat"
-	read -r -a f <<<"${stat##*) }"
-	echo $((f[11] + f[12]))
-}
-
 RAW=$WORK/raw.tsv # iter side rps p50 p99 cpu_ticks requests
 : >"$RAW"
 log "pairs=$PAIRS requests=$REQUESTS clients=$CLIENTS keyspace=$KEYSPACE pinned=$PINNED"
@@ -106,6 +96,7 @@ for ((iter = 1; iter <= PAIRS; iter++)); do
 			die "redis-benchmark against $side failed"
 		fi
 		c1=$(cpu_ticks "$pid")
+		[[ $c0 != NA && $c1 != NA ]] || die "cannot read /proc/$pid/stat"
 		# CSV: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",
 		#      "p95_latency_ms","p99_latency_ms","max_latency_ms"
 		read -r rps p50 p99 <<<"$(printf '%s\n' "$out" | awk -F'","' '/^"evalsha/ {print $2, $5, $7; exit}')"

@@ -196,6 +196,20 @@ peak_rss_kb() {
 	awk '/^VmHWM:/ {print $2; found=1} END {if (!found) print "NA"}' "/proc/$1/status" 2>/dev/null || echo NA
 }
 
+# cpu_ticks PID: utime + stime of the whole process (all threads), in clock
+# ticks: fields 14 and 15 of /proc/PID/stat. They are counted after the ") "
+# that ends the command name, which could contain spaces. NA if unreadable.
+cpu_ticks() {
+	local stat f
+	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || { echo NA; return; }
+	read -r -a f <<<"${stat##*) }"
+	if [[ "${f[11]:-}" =~ ^[0-9]+$ && "${f[12]:-}" =~ ^[0-9]+$ ]]; then
+		echo $((f[11] + f[12]))
+	else
+		echo NA
+	fi
+}
+
 # dir_kb DIR: disk usage of a data directory, in kB.
 dir_kb() { du -sk "$1" 2>/dev/null | awk '{print $1}'; }
 

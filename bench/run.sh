@@ -155,20 +155,6 @@ EOF
 	}
 }
 
-# cpu_ticks PID: utime + stime of the whole process (all threads), in clock
-# ticks: fields 14 and 15 of /proc/PID/stat. They are counted after the ") "
-# that ends the command name, which could contain spaces. NA if unreadable.
-cpu_ticks() {
-	local stat f
-	{ stat=$(<"/proc/$1/stat"); } 2>/dev/null || { echo NA; return; }
-	read -r -a f <<<"${stat##*) }"
-	if [[ "${f[11]:-}" =~ ^[0-9]+$ && "${f[12]:-}" =~ ^[0-9]+$ ]]; then
-		echo $((f[11] + f[12]))
-	else
-		echo NA
-	fi
-}
-
 # bench_one PORT PID TEST SHAPE: run redis-benchmark once against the server
 # PID listening on PORT; prints "rps p50 p99 requests cpu_us_per_req". The
 # CPU is the server's, read just before and just after the run, so it
