@@ -230,3 +230,30 @@ func TestNoBlockCacheReadsOldCompressedTables(t *testing.T) {
 		wantValue(t, s, 0, fmt.Sprintf("k%d", i), strings.Repeat("v", 100))
 	}
 }
+
+// Tables carry bloom filters of 15 bits per key (bloomFalsePositive), not
+// badger's default 7: each false positive costs a GET a block seek in that
+// table.
+func TestTablesHaveBloomFiltersForTheLowFalsePositiveRate(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock()
+	s, closer := openStoreAt(t, dir, clock)
+	for i := range 20000 {
+		mustSetPlain(t, s, 0, fmt.Sprintf("k%d", i), "v")
+	}
+	if err := closer.close(); err != nil { // flushes the memtable into a table
+		t.Fatal(err)
+	}
+	s, _ = openStoreAt(t, dir, clock)
+	var keys, filterBytes int
+	for _, ti := range s.db.Tables() {
+		keys += int(ti.KeyCount)
+		filterBytes += ti.BloomFilterSize
+	}
+	if keys < 20000 {
+		t.Fatalf("tables hold %d keys, want the 20000 written", keys)
+	}
+	if bits := float64(filterBytes*8) / float64(keys); bits < 14.5 {
+		t.Fatalf("bloom filters have %.1f bits per key, want 15", bits)
+	}
+}
