@@ -18,8 +18,10 @@ func (s *Server) serveRESP(conn redcon.Conn, cmd redcon.Command) {
 		return // after QUIT or a fatal error the rest of the pipeline is dropped
 	}
 	c.busy.Store(true)
+	batch := 1
 	if rest := conn.PeekPipeline(); len(rest) > 0 {
 		// The rest of this read batch: run it now, grouping writes.
+		batch += len(rest)
 		s.servePipeline(c, append([]redcon.Command{cmd}, conn.ReadPipeline()...))
 	} else {
 		s.execute(c, cmd.Args)
@@ -29,6 +31,9 @@ func (s *Server) serveRESP(conn redcon.Conn, cmd redcon.Command) {
 	// handler returns.
 	s.armSoftLimit(c)
 	conn.WriteRaw(c.w.Bytes())
+	if g, ok := c.net.(*guardConn); ok {
+		g.answered(batch)
+	}
 	c.w.Reset()
 	c.written = 0
 	c.lastActive.Store(time.Now().UnixNano())

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kvd/kvd/protocol"
@@ -97,5 +99,43 @@ func TestGuardProtocolErrorQuotingANewline(t *testing.T) {
 	}
 	if got, want := <-done, "-ERR Protocol error: expected '$', got ' '\r\n"; got != want {
 		t.Fatalf("error line %q, want %q", got, want)
+	}
+}
+
+// scriptedConn returns one command per Read and records, at each Read,
+// whether ran had been set.
+type scriptedConn struct {
+	net.Conn
+	ran    *atomic.Bool
+	sawRan []bool
+}
+
+func (c *scriptedConn) Read(p []byte) (int, error) {
+	c.sawRan = append(c.sawRan, c.ran.Load())
+	return copy(p, "*1\r\n$4\r\nPING\r\n"), nil
+}
+
+// After answering a pipelined batch, a connection lets the other runnable
+// goroutines run before it reads its socket again (yieldBeforeRead); after
+// answering a single command it reads at once. With one P, a goroutine
+// started just before the read runs first only if the reader yields.
+func TestGuardYieldsBeforeReadingAfterAnsweringAPipeline(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	ran := new(atomic.Bool)
+	conn := &scriptedConn{ran: ran}
+	g := &guardConn{Conn: conn, framer: protocol.Framer{MaxBulk: 1 << 20}}
+	buf := make([]byte, 64)
+	for _, commands := range []int{16, 1} {
+		ran.Store(false)
+		done := make(chan struct{})
+		g.answered(commands)
+		go func() { ran.Store(true); close(done) }()
+		if _, err := g.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+	}
+	if len(conn.sawRan) != 2 || !conn.sawRan[0] || conn.sawRan[1] {
+		t.Fatalf("another goroutine had run before the socket read: %v, want [true false] (after 16 commands, after 1)", conn.sawRan)
 	}
 }
