@@ -29,10 +29,11 @@ func (s *Store) everySecLoop() {
 			return
 		case <-t.C:
 		}
+		w := s.sync.writes.Load()
+		s.views.retireStale(w)
 		if s.sync.policy() != FsyncEverySec {
 			continue
 		}
-		w := s.sync.writes.Load()
 		if w == synced {
 			continue
 		}

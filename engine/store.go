@@ -60,6 +60,9 @@ type shared struct {
 	// ReadCacheSize is 0.
 	reads *readCache
 
+	// views is the read transaction single reads share (sharedread.go).
+	views sharedReads
+
 	// combinedWrites counts writes a combiner ran for another goroutine
 	// (combine.go); tests read it to know combining happened.
 	combinedWrites atomic.Int64
@@ -220,6 +223,7 @@ func Open(opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	close(s.stop)
 	s.wg.Wait()
+	s.views.close()
 	syncErr := s.db.Sync()
 	s.logs.close()
 	if err := s.db.Close(); err != nil {

@@ -197,13 +197,18 @@ func (s *Store) view(db int, fn func(x *Txn) error) error {
 	if s.snap != nil {
 		return fn(&Txn{t: s.snap.txn, s: s, ns: s.nsOf[db], now: s.snap.now, writes: &readOnly})
 	}
-	if !s.exclusive {
-		s.mapMu.RLock()
-		defer s.mapMu.RUnlock()
+	if s.exclusive {
+		// The holder's own writes commit between its reads: each read
+		// opens its own transaction.
+		txn := s.db.NewTransaction(false)
+		defer txn.Discard()
+		return fn(&Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
 	}
-	txn := s.db.NewTransaction(false)
-	defer txn.Discard()
-	return fn(&Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
+	s.mapMu.RLock()
+	defer s.mapMu.RUnlock()
+	sr := s.views.acquire(s.db, s.sync.writes.Load())
+	defer s.views.release(sr)
+	return fn(&Txn{t: sr.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
 }
 
 func mapBadgerErr(err error) error {

@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// sharedReads lets single reads (a GET, an HGET) share one badger read
+// transaction while no write commits. Opening and discarding a read
+// transaction costs two channel sends to badger's watermark goroutine and
+// its wake-ups: 7-8% of the CPU of a GET at 50 clients (docs/performance.md,
+// session 9).
+//
+// A shared transaction is labelled with groupSync.writes, the count of
+// commits noted, read before it opened. Every commit is noted after it
+// returns and before its writer replies (noteWrite), so a reader that finds
+// the count still equal to a transaction's label knows that every write
+// acknowledged before the read began was committed before that transaction
+// opened, and is visible in it. A label lower than the truth only makes a
+// transaction retire sooner.
+type sharedReads struct {
+	mu  sync.Mutex
+	cur *sharedRead
+}
+
+// sharedRead is one shared read transaction.
+type sharedRead struct {
+	txn    *badger.Txn
+	writes uint64 // the commit count read before txn opened
+	users  int    // under sharedReads.mu; being current counts as one
+}
+
+// acquire returns a read transaction that sees every commit noted before
+// writes was read; release must follow.
+func (r *sharedReads) acquire(db *badger.DB, writes uint64) *sharedRead {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.cur; c != nil && c.writes == writes {
+		c.users++
+		return c
+	}
+	if r.cur != nil {
+		r.retireLocked()
+	}
+	r.cur = &sharedRead{txn: db.NewTransaction(false), writes: writes, users: 2}
+	return r.cur
+}
+
+func (r *sharedReads) release(sr *sharedRead) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.releaseLocked(sr)
+}
+
+func (r *sharedReads) releaseLocked(sr *sharedRead) {
+	sr.users--
+	if sr.users == 0 {
+		sr.txn.Discard()
+	}
+}
+
+func (r *sharedReads) retireLocked() {
+	r.releaseLocked(r.cur)
+	r.cur = nil
+}
+
+// retireStale retires the current transaction if writes were committed
+// since it opened. An open read transaction holds back badger's discard
+// point (compaction keeps the versions it may read), so one must not
+// outlive a burst of writes that no read follows; the once-a-second loop
+// calls this.
+func (r *sharedReads) retireStale(writes uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur != nil && r.cur.writes != writes {
+		r.retireLocked()
+	}
+}
+
+// close retires the current transaction, for Close.
+func (r *sharedReads) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur != nil {
+		r.retireLocked()
+	}
+}

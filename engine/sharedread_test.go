@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// openStoreWithoutReadCache opens a test store whose GETs go to badger
+// (the tests' default options put a read cache in front).
+func openStoreWithoutReadCache(t *testing.T) *Store {
+	s, _ := openTestStore(t, func(o *Options) { o.ReadCacheSize = 0 })
+	return s
+}
+
+func discarded(sr *sharedRead) bool {
+	_, err := sr.txn.Get([]byte("any"))
+	return errors.Is(err, badger.ErrDiscardedTxn)
+}
+
+// Single reads share one read transaction until a write commits; the first
+// read after a commit opens a new one, which sees the write.
+func TestReadsShareATransactionUntilAWriteCommits(t *testing.T) {
+	s := openStoreWithoutReadCache(t)
+	mustSetPlain(t, s, 0, "k", "v1")
+	wantValue(t, s, 0, "k", "v1")
+	first := s.views.cur
+	if first == nil {
+		t.Fatal("a read left no shared transaction")
+	}
+	wantValue(t, s, 0, "k", "v1")
+	wantMissing(t, s, 0, "other")
+	if s.views.cur != first {
+		t.Fatal("a read with no write since opened a new transaction")
+	}
+
+	mustSetPlain(t, s, 0, "k", "v2")
+	wantValue(t, s, 0, "k", "v2")
+	if s.views.cur == first {
+		t.Fatal("the read after a commit used the transaction opened before it")
+	}
+	if first.users != 0 || !discarded(first) {
+		t.Fatalf("the retired transaction has %d users and is discarded=%v; want 0 and true", first.users, discarded(first))
+	}
+}
+
+// A write that commits nothing (a failed SET XX) keeps the transaction.
+func TestSharedReadSurvivesAWriteThatCommitsNothing(t *testing.T) {
+	s := openStoreWithoutReadCache(t)
+	wantMissing(t, s, 0, "k")
+	first := s.views.cur
+	if first == nil {
+		t.Fatal("a read left no shared transaction")
+	}
+	if _, err := s.Set(0, b("k"), b("v"), SetArgs{Cond: CondXX}); err != nil {
+		t.Fatal(err)
+	}
+	wantMissing(t, s, 0, "k")
+	if s.views.cur != first {
+		t.Fatal("a write that committed nothing retired the shared transaction")
+	}
+}
+
+// The once-a-second loop retires a transaction that writes have outdated,
+// so that an idle reader side does not hold back compaction; a current one
+// stays.
+func TestRetireStaleDropsOnlyAnOutdatedTransaction(t *testing.T) {
+	s := openStoreWithoutReadCache(t)
+	wantMissing(t, s, 0, "k")
+	s.views.retireStale(s.sync.writes.Load())
+	if s.views.cur == nil {
+		t.Fatal("a current transaction was retired")
+	}
+	held := s.views.cur
+	mustSetPlain(t, s, 0, "k", "v")
+	s.views.retireStale(s.sync.writes.Load())
+	if s.views.cur != nil || !discarded(held) {
+		t.Fatal("an outdated transaction was kept")
+	}
+}
+
+// A read that starts after a write returned sees it, with readers and
+// writers running at once: each writer publishes the counter it wrote only
+// after Set returned, and no reader may then read an older one.
+func TestSharedReadsSeeEveryAcknowledgedWrite(t *testing.T) {
+	s := openStoreWithoutReadCache(t)
+	const writers, readers, rounds = 2, 4, 400
+	var published [writers]atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, readers+writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("counter%d", w)
+			for i := 1; i <= rounds; i++ {
+				if _, err := s.Set(0, b(key), b(strconv.Itoa(i)), SetArgs{}); err != nil {
+					errs <- err
+					return
+				}
+				published[w].Store(int64(i))
+			}
+		}()
+	}
+	for r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				w := (r + i) % writers
+				floor := published[w].Load()
+				v, ok, err := s.Get(0, b(fmt.Sprintf("counter%d", w)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				got := int64(0)
+				if ok {
+					got, _ = strconv.ParseInt(string(v), 10, 64)
+				}
+				if got < floor {
+					errs <- fmt.Errorf("read counter%d = %d after %d was acknowledged", w, got, floor)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
