@@ -98,8 +98,10 @@ func (s *Store) valueLogGCPass() bool {
 	// WAL once the pass has written to it: let it finish first. Every
 	// later one sees the count.
 	s.sync.waitIdle()
+	s.views.pause()
 	err := s.valueLogGC(0.5)
 	s.sync.noteWrite(true) // before the pass stops counting as busy
+	s.views.resume()
 	s.sync.valueLogBusy.Add(-1)
 	if err := s.sync.afterCommit(); err != nil {
 		s.opts.Logger.Error("fsync after value log GC", "err", err)

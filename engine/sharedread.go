@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -22,6 +23,9 @@ import (
 type sharedReads struct {
 	mu  sync.Mutex
 	cur *sharedRead
+	// paused counts value-log GC passes running: reads then open
+	// transactions of their own (pause).
+	paused atomic.Int32
 }
 
 // sharedRead is one shared read transaction.
@@ -29,6 +33,25 @@ type sharedRead struct {
 	txn    *badger.Txn
 	writes uint64 // the commit count read before txn opened
 	users  int    // under sharedReads.mu; being current counts as one
+}
+
+// readTxn returns the read transaction for a read outside batches and
+// exclusive handles: the shared one, or one of its own while a value-log
+// GC pass runs (pause). The caller passes both results to doneReading.
+func (s *Store) readTxn() (*badger.Txn, *sharedRead) {
+	if s.views.paused.Load() > 0 {
+		return s.db.NewTransaction(false), nil
+	}
+	sr := s.views.acquire(s.db, s.sync.writes.Load())
+	return sr.txn, sr
+}
+
+func (s *Store) doneReading(txn *badger.Txn, sr *sharedRead) {
+	if sr == nil {
+		txn.Discard()
+		return
+	}
+	s.views.release(sr)
 }
 
 // acquire returns a read transaction that sees every commit noted before
@@ -77,6 +100,27 @@ func (r *sharedReads) retireStale(writes uint64) {
 		r.retireLocked()
 	}
 }
+
+// pause makes reads open transactions of their own until resume, and
+// retires the current one, for a value-log GC pass. The pass rewrites live
+// values under new versions and deletes the old file; a transaction opened
+// before the rewrite committed still reads the old pointers, and badger
+// protects only iterators from the deletion, not Get: such a read fails
+// with "file with ID: N not found". A read transaction of one command
+// leaves a window of microseconds, as before sharing; a shared one would
+// serve every read of a rewritten value until the pass noted its write.
+// The caller notes a write before resume, so that a transaction opened by
+// a read that raced pause is outdated then.
+func (r *sharedReads) pause() {
+	r.paused.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur != nil {
+		r.retireLocked()
+	}
+}
+
+func (r *sharedReads) resume() { r.paused.Add(-1) }
 
 // close retires the current transaction, for Close.
 func (r *sharedReads) close() {

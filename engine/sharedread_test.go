@@ -136,3 +136,30 @@ func TestSharedReadsSeeEveryAcknowledgedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A value-log GC pass commits through badger's own transactions, which
+// kvd does not count, and then deletes the file older versions point to.
+// Reads during the pass therefore open transactions of their own: here the
+// stand-in pass deletes the key, and a read during it must not be served
+// by the shared transaction opened before, which still holds it.
+func TestReadsDuringAValueLogGCPassOpenTheirOwnTransactions(t *testing.T) {
+	s := openStoreWithoutReadCache(t)
+	mustSetPlain(t, s, 0, "k", "v")
+	wantValue(t, s, 0, "k", "v")
+	before := s.views.cur
+	s.valueLogGC = func(float64) error {
+		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(encodeKey(s.nsOf[0], b("k"))) }); err != nil {
+			return err
+		}
+		wantMissing(t, s, 0, "k")
+		if s.views.cur != nil {
+			t.Error("a read during the pass left a shared transaction")
+		}
+		return nil
+	}
+	s.valueLogGCPass()
+	if !discarded(before) {
+		t.Fatal("the shared transaction from before the pass was not retired")
+	}
+	wantMissing(t, s, 0, "k")
+}

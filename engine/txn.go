@@ -206,9 +206,9 @@ func (s *Store) view(db int, fn func(x *Txn) error) error {
 	}
 	s.mapMu.RLock()
 	defer s.mapMu.RUnlock()
-	sr := s.views.acquire(s.db, s.sync.writes.Load())
-	defer s.views.release(sr)
-	return fn(&Txn{t: sr.txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
+	txn, sr := s.readTxn()
+	defer s.doneReading(txn, sr)
+	return fn(&Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
 }
 
 func mapBadgerErr(err error) error {
