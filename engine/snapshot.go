@@ -27,8 +27,9 @@ func (sn *snapshot) unchanged(c *readCache) bool {
 }
 
 // Snapshot runs fn with a handle whose reads all see one snapshot of the
-// keyspace, taken when Snapshot starts: a run of pipelined reads costs one
-// read transaction instead of one each. Each read still returns what a
+// keyspace as of when Snapshot starts: a run of pipelined reads costs one
+// read transaction instead of one each, and none when the transaction
+// single reads share is current (sharedread.go). Each read still returns what a
 // read at that moment would, which lies between the request's arrival and
 // its reply, so histories stay linearizable.
 //
@@ -43,11 +44,18 @@ func (s *Store) Snapshot(fn func(st *Store) error) error {
 	s.mapMu.RLock()
 	defer s.mapMu.RUnlock()
 	sn := &snapshot{}
+	var txn *badger.Txn
 	if s.reads != nil {
+		// The read cache's rule (no write in flight when the snapshot
+		// opened) is about this opening: the transaction is its own.
 		sn.begun, sn.cached = s.reads.quietSince()
+		txn = s.db.NewTransaction(false)
+		defer txn.Discard()
+	} else {
+		var sr *sharedRead
+		txn, sr = s.readTxn()
+		defer s.doneReading(txn, sr)
 	}
-	txn := s.db.NewTransaction(false)
-	defer txn.Discard()
 	sn.txn, sn.now = txn, s.nowMs()
 	err := fn(&Store{shared: s.shared, snap: sn})
 	if sn.failed != nil {
