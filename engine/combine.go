@@ -141,7 +141,7 @@ func (s *Store) safeRound(id int, round []*combinedOp) (results []combineResult)
 	defer func() {
 		if r := recover(); r != nil {
 			s.opts.Logger.Error("panic in a combined write", "panic", r, "stack", string(debug.Stack()))
-			s.sync.noteWrite(false) // the commit may have applied, as in safeShared
+			s.sync.noteWrite(true) // the commit may have applied, as in safeShared
 			results = make([]combineResult, len(round))
 			for i := range results {
 				results[i].err = fmt.Errorf("engine: internal error in a combined write: %v", r)

@@ -180,8 +180,9 @@ func (s *Store) safeShared(round []*sharedUnit) (outcomes []shareOutcome) {
 		}
 		s.opts.Logger.Error("panic in a shared write", "panic", r, "stack", string(debug.Stack()))
 		// The commit may have applied: count it, so that shared reads do
-		// not go on using a transaction from before it (sharedread.go).
-		s.sync.noteWrite(false)
+		// not go on using a transaction from before it (sharedread.go),
+		// and mark the value log as its own noteWrite would have.
+		s.sync.noteWrite(true)
 		failed := shareOutcome{res: unitResult{err: fmt.Errorf("engine: internal error in a write: %v", r)}}
 		for i := range outcomes {
 			switch {

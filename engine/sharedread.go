@@ -37,9 +37,18 @@ type sharedRead struct {
 
 // readTxn returns the read transaction for a read outside batches and
 // exclusive handles: the shared one, or one of its own while a value-log
-// GC pass runs (pause). The caller passes both results to doneReading.
+// GC pass runs (pause) or when the read cache is on. The caller passes both
+// results to doneReading.
+//
+// Sharing is safe only if no read serving a client uses a transaction
+// fresher than the shared one: a commit is visible in badger a moment
+// before it is noted, and a client that saw it through a fresh transaction
+// could then read the older value through the shared one. So every
+// client read outside a write's locks goes through here (SORT ... STORE's
+// lookups included); the read cache opens its own transactions, under its
+// own rule (readcache.go), so with it on nothing is shared.
 func (s *Store) readTxn() (*badger.Txn, *sharedRead) {
-	if s.views.paused.Load() > 0 {
+	if s.reads != nil || s.views.paused.Load() > 0 {
 		return s.db.NewTransaction(false), nil
 	}
 	sr := s.views.acquire(s.db, s.sync.writes.Load())

@@ -163,3 +163,37 @@ func TestReadsDuringAValueLogGCPassOpenTheirOwnTransactions(t *testing.T) {
 	}
 	wantMissing(t, s, 0, "k")
 }
+
+// A panic in a write (a bug) may come after its commit applied, so it
+// counts as a write: shared reads then retire the transaction they had.
+func TestAPanickingWriteRetiresTheSharedTransaction(t *testing.T) {
+	s := openStoreWithoutReadCache(t)
+	wantMissing(t, s, 0, "k")
+	before := s.views.cur
+	func() {
+		defer func() { recover() }()
+		s.update(0, [][]byte{b("k")}, func(x *Txn) error { panic("boom") })
+	}()
+	wantMissing(t, s, 0, "k")
+	if s.views.cur == before {
+		t.Fatal("the read after a panicking write used the transaction from before it")
+	}
+}
+
+// With the read cache on, GETs read through transactions of their own
+// (readcache.go), so nothing is shared: a client could otherwise see a
+// commit through one and then miss it through the older shared one.
+func TestNothingIsSharedWithTheReadCacheOn(t *testing.T) {
+	s, _ := openTestStore(t) // the tests' options put a read cache in front
+	mustSetPlain(t, s, 0, "k", "v")
+	wantValue(t, s, 0, "k", "v")
+	if _, err := s.MGet(0, bs("k", "other")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Snapshot(func(st *Store) error { _, _, err := st.Get(0, b("k")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if s.views.cur != nil {
+		t.Fatal("a read shared a transaction with the read cache on")
+	}
+}

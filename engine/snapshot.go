@@ -44,18 +44,13 @@ func (s *Store) Snapshot(fn func(st *Store) error) error {
 	s.mapMu.RLock()
 	defer s.mapMu.RUnlock()
 	sn := &snapshot{}
-	var txn *badger.Txn
 	if s.reads != nil {
-		// The read cache's rule (no write in flight when the snapshot
-		// opened) is about this opening: the transaction is its own.
+		// Before the transaction opens (readTxn gives one of its own
+		// when the read cache is on).
 		sn.begun, sn.cached = s.reads.quietSince()
-		txn = s.db.NewTransaction(false)
-		defer txn.Discard()
-	} else {
-		var sr *sharedRead
-		txn, sr = s.readTxn()
-		defer s.doneReading(txn, sr)
 	}
+	txn, sr := s.readTxn()
+	defer s.doneReading(txn, sr)
 	sn.txn, sn.now = txn, s.nowMs()
 	err := fn(&Store{shared: s.shared, snap: sn})
 	if sn.failed != nil {

@@ -54,8 +54,9 @@ func (s *Store) Sort(db int, key []byte, a SortArgs) ([][]byte, error) {
 //
 // The sorted key and dst are locked; the keys BY and GET patterns name are
 // not known in advance, so they are read from a read-only snapshot taken
-// with the locks held: as consistent as a plain SORT, and a concurrent write
-// to a weight key cannot make this transaction conflict.
+// with the locks held (readTxn, like any read): as consistent as a plain
+// SORT, and a concurrent write to a weight key cannot make this transaction
+// conflict.
 func (s *Store) SortStore(db int, key, dst []byte, a SortArgs) (int64, error) {
 	var n int64
 	err := s.update(db, [][]byte{key, dst}, func(x *Txn) error {
@@ -63,8 +64,8 @@ func (s *Store) SortStore(db int, key, dst []byte, a SortArgs) (int64, error) {
 		if s.batch == nil {
 			// In a batch the keys were locked and the lookups must see
 			// the batch's own writes: they use its transaction.
-			snap := s.db.NewTransaction(false)
-			defer snap.Discard()
+			snap, sr := s.readTxn()
+			defer s.doneReading(snap, sr)
 			var readOnly writeCount
 			lookups = &Txn{t: snap, s: s, ns: x.ns, now: x.now, writes: &readOnly}
 		}
