@@ -18,6 +18,20 @@ func openStoreWithoutReadCache(t *testing.T) *Store {
 	return s
 }
 
+// currentShared is the current shared transaction, read under the lock the
+// once-a-second loop takes to retire it.
+func currentShared(s *Store) *sharedRead {
+	s.views.mu.Lock()
+	defer s.views.mu.Unlock()
+	return s.views.cur
+}
+
+func usersOf(s *Store, sr *sharedRead) int {
+	s.views.mu.Lock()
+	defer s.views.mu.Unlock()
+	return sr.users
+}
+
 func discarded(sr *sharedRead) bool {
 	_, err := sr.txn.Get([]byte("any"))
 	return errors.Is(err, badger.ErrDiscardedTxn)
@@ -29,23 +43,23 @@ func TestReadsShareATransactionUntilAWriteCommits(t *testing.T) {
 	s := openStoreWithoutReadCache(t)
 	mustSetPlain(t, s, 0, "k", "v1")
 	wantValue(t, s, 0, "k", "v1")
-	first := s.views.cur
+	first := currentShared(s)
 	if first == nil {
 		t.Fatal("a read left no shared transaction")
 	}
 	wantValue(t, s, 0, "k", "v1")
 	wantMissing(t, s, 0, "other")
-	if s.views.cur != first {
+	if currentShared(s) != first {
 		t.Fatal("a read with no write since opened a new transaction")
 	}
 
 	mustSetPlain(t, s, 0, "k", "v2")
 	wantValue(t, s, 0, "k", "v2")
-	if s.views.cur == first {
+	if currentShared(s) == first {
 		t.Fatal("the read after a commit used the transaction opened before it")
 	}
-	if first.users != 0 || !discarded(first) {
-		t.Fatalf("the retired transaction has %d users and is discarded=%v; want 0 and true", first.users, discarded(first))
+	if usersOf(s, first) != 0 || !discarded(first) {
+		t.Fatalf("the retired transaction has %d users and is discarded=%v; want 0 and true", usersOf(s, first), discarded(first))
 	}
 }
 
@@ -53,7 +67,7 @@ func TestReadsShareATransactionUntilAWriteCommits(t *testing.T) {
 func TestSharedReadSurvivesAWriteThatCommitsNothing(t *testing.T) {
 	s := openStoreWithoutReadCache(t)
 	wantMissing(t, s, 0, "k")
-	first := s.views.cur
+	first := currentShared(s)
 	if first == nil {
 		t.Fatal("a read left no shared transaction")
 	}
@@ -61,7 +75,7 @@ func TestSharedReadSurvivesAWriteThatCommitsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMissing(t, s, 0, "k")
-	if s.views.cur != first {
+	if currentShared(s) != first {
 		t.Fatal("a write that committed nothing retired the shared transaction")
 	}
 }
@@ -73,13 +87,13 @@ func TestRetireStaleDropsOnlyAnOutdatedTransaction(t *testing.T) {
 	s := openStoreWithoutReadCache(t)
 	wantMissing(t, s, 0, "k")
 	s.views.retireStale(s.sync.writes.Load())
-	if s.views.cur == nil {
+	if currentShared(s) == nil {
 		t.Fatal("a current transaction was retired")
 	}
-	held := s.views.cur
+	held := currentShared(s)
 	mustSetPlain(t, s, 0, "k", "v")
 	s.views.retireStale(s.sync.writes.Load())
-	if s.views.cur != nil || !discarded(held) {
+	if currentShared(s) != nil || !discarded(held) {
 		t.Fatal("an outdated transaction was kept")
 	}
 }
@@ -146,13 +160,13 @@ func TestReadsDuringAValueLogGCPassOpenTheirOwnTransactions(t *testing.T) {
 	s := openStoreWithoutReadCache(t)
 	mustSetPlain(t, s, 0, "k", "v")
 	wantValue(t, s, 0, "k", "v")
-	before := s.views.cur
+	before := currentShared(s)
 	s.valueLogGC = func(float64) error {
 		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete(encodeKey(s.nsOf[0], b("k"))) }); err != nil {
 			return err
 		}
 		wantMissing(t, s, 0, "k")
-		if s.views.cur != nil {
+		if currentShared(s) != nil {
 			t.Error("a read during the pass left a shared transaction")
 		}
 		return nil
@@ -169,13 +183,13 @@ func TestReadsDuringAValueLogGCPassOpenTheirOwnTransactions(t *testing.T) {
 func TestAPanickingWriteRetiresTheSharedTransaction(t *testing.T) {
 	s := openStoreWithoutReadCache(t)
 	wantMissing(t, s, 0, "k")
-	before := s.views.cur
+	before := currentShared(s)
 	func() {
 		defer func() { recover() }()
 		s.update(0, [][]byte{b("k")}, func(x *Txn) error { panic("boom") })
 	}()
 	wantMissing(t, s, 0, "k")
-	if s.views.cur == before {
+	if currentShared(s) == before {
 		t.Fatal("the read after a panicking write used the transaction from before it")
 	}
 }
@@ -193,7 +207,7 @@ func TestNothingIsSharedWithTheReadCacheOn(t *testing.T) {
 	if err := s.Snapshot(func(st *Store) error { _, _, err := st.Get(0, b("k")); return err }); err != nil {
 		t.Fatal(err)
 	}
-	if s.views.cur != nil {
+	if currentShared(s) != nil {
 		t.Fatal("a read shared a transaction with the read cache on")
 	}
 }
