@@ -20,7 +20,10 @@ type Client struct {
 	srv  *Server
 	conn redcon.Conn
 	net  net.Conn
-	w    *protocol.Writer
+	// guard is net as the guardConn it is when the server accepted it
+	// (nil for clients tests build by hand).
+	guard *guardConn
+	w     *protocol.Writer
 	// store is what handlers use: the server's store, or during EXEC the
 	// exclusive handle the transaction holds.
 	store *engine.Store

@@ -31,8 +31,8 @@ func (s *Server) serveRESP(conn redcon.Conn, cmd redcon.Command) {
 	// handler returns.
 	s.armSoftLimit(c)
 	conn.WriteRaw(c.w.Bytes())
-	if g, ok := c.net.(*guardConn); ok {
-		g.answered(batch)
+	if c.guard != nil {
+		c.guard.answered(batch)
 	}
 	c.w.Reset()
 	c.written = 0

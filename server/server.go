@@ -180,6 +180,7 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		srv:     s,
 		conn:    conn,
 		net:     conn.NetConn(),
+		guard:   gc,
 		w:       protocol.NewWriter(2),
 		store:   s.store,
 		id:      s.nextID.Add(1),
