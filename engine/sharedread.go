@@ -72,9 +72,7 @@ func (r *sharedReads) acquire(db *badger.DB, writes uint64) *sharedRead {
 		c.users++
 		return c
 	}
-	if r.cur != nil {
-		r.retireLocked()
-	}
+	r.retireLocked()
 	r.cur = &sharedRead{txn: db.NewTransaction(false), writes: writes, users: 2}
 	return r.cur
 }
@@ -92,9 +90,12 @@ func (r *sharedReads) releaseLocked(sr *sharedRead) {
 	}
 }
 
+// retireLocked drops the current transaction, if any, from being current.
 func (r *sharedReads) retireLocked() {
-	r.releaseLocked(r.cur)
-	r.cur = nil
+	if r.cur != nil {
+		r.releaseLocked(r.cur)
+		r.cur = nil
+	}
 }
 
 // retireStale retires the current transaction if writes were committed
@@ -124,9 +125,7 @@ func (r *sharedReads) pause() {
 	r.paused.Add(1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cur != nil {
-		r.retireLocked()
-	}
+	r.retireLocked()
 }
 
 func (r *sharedReads) resume() { r.paused.Add(-1) }
@@ -135,7 +134,5 @@ func (r *sharedReads) resume() { r.paused.Add(-1) }
 func (r *sharedReads) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cur != nil {
-		r.retireLocked()
-	}
+	r.retireLocked()
 }
