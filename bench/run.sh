@@ -14,6 +14,8 @@ usage: bench/run.sh [options]
   --full           full run (default): -n 200000, 3 pairs, all three durability pairs, prefill
   --all-pairs      with --quick: run all three durability pairs
   --durability L   comma list of pairs to run: everysec,always,no
+  --tests L        comma list of tests to run (default: all of set,get,incr,mset,
+                   lpush,lpop,hset,zadd,sadd that kvd supports)
   --pinned         servers under `taskset -c 0`, redis-benchmark under `taskset -c 1`
   --pairs N        A/B repetitions (default 3, quick 1)
   -n, --requests N base request count (default 200000, quick 20000)
@@ -35,6 +37,7 @@ MODE=full
 PINNED=off
 ALL_PAIRS=0
 DURABILITY=""
+ONLY_TESTS=""
 PAIRS=""
 REQUESTS=""
 UNIFORM_N=0
@@ -54,6 +57,7 @@ while (($#)); do
 	--rev) KVD_REV=${2:?}; shift ;;
 	--all-pairs) ALL_PAIRS=1 ;;
 	--durability) DURABILITY=${2:?}; shift ;;
+	--tests) ONLY_TESTS=${2:?}; shift ;;
 	--pairs) PAIRS=${2:?}; shift ;;
 	-n | --requests) REQUESTS=${2:?}; shift ;;
 	--uniform-n) UNIFORM_N=1 ;;
@@ -112,6 +116,24 @@ shape_requests() {
 
 BASE_TESTS=(set get incr mset)
 OPTIONAL_TESTS=(lpush lpop hset zadd sadd)
+if [[ -n "$ONLY_TESTS" ]]; then
+	# Keep the table's order; refuse names redis-benchmark -t would ignore.
+	IFS=, read -r -a wanted <<<"${ONLY_TESTS,,}"
+	for w in "${wanted[@]}"; do
+		[[ " ${BASE_TESTS[*]} ${OPTIONAL_TESTS[*]} " == *" $w "* ]] ||
+			die "unknown test '$w' (${BASE_TESTS[*]} ${OPTIONAL_TESTS[*]})"
+	done
+	keep_wanted() {
+		local t w
+		for t in "$@"; do
+			for w in "${wanted[@]}"; do
+				if [[ $t == "$w" ]]; then echo "$t"; break; fi
+			done
+		done
+	}
+	mapfile -t BASE_TESTS < <(keep_wanted "${BASE_TESTS[@]}")
+	mapfile -t OPTIONAL_TESTS < <(keep_wanted "${OPTIONAL_TESTS[@]}")
+fi
 RAW=$WORK/raw.tsv     # durability iter test shape server rps p50 p99 requests cpu_us_per_req
 RSS=$WORK/rss.tsv     # durability server peak_rss_kb disk_kb
 NOTES=$WORK/notes.txt # free text, one line per note
@@ -317,6 +339,7 @@ fi
 	for s in "${SHAPES[@]}"; do
 		echo "  - $s: \`$(shape_flags "$s") -n $(shape_requests "$s")\`"
 	done
+	echo "- tests: $(printf '%s\n' "${BASE_TESTS[@]}" "${OPTIONAL_TESTS[@]}" | paste -sd, -) (the optional ones only where kvd has the command)"
 	echo "- prefill: $( ((PREFILL)) && echo "yes, all $KEYSPACE keys (key:<12 digits>, $VALUE_SIZE-byte values) written through redis-cli --pipe by a separate server process (fsync off for the always pair), then both servers restarted on that data" || echo "no (GET mostly misses, SET mostly inserts)")"
 	echo "- wall time: ${ELAPSED}s"
 	echo "- servers:"

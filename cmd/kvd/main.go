@@ -25,6 +25,10 @@ import (
 const drainTimeout = 10 * time.Second
 
 func main() {
+	if err := keepSysmonAwake(); err != nil {
+		// Only slower at low load (sysmon.go), so run as we are.
+		slog.New(slog.NewTextHandler(os.Stderr, nil)).Warn("running with Go's default sysmon", "err", err)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
