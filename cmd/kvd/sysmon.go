@@ -21,11 +21,12 @@ import (
 // (docs/performance.md, session 10).
 //
 // The only switch for it is schedtrace > 0, which also prints a line of
-// scheduler state to stderr every schedtrace ms, counted from the machine's
-// boot: 2^31-1 ms is 24.8 days, so a line appears at most that often (and at
-// startup on a machine up longer than that). GODEBUG is read only when the
-// process starts, and //go:debug accepts only registered settings, hence
-// the re-execution.
+// scheduler state to stderr once CLOCK_MONOTONIC (time since boot) passes
+// schedtrace ms, and every schedtrace ms after that: with 2^31-1 ms (24.8
+// days), a line at startup on a machine up longer than that, and one every
+// 24.8 days. It also makes a fatal runtime error print a scheduler dump
+// first (README.md). GODEBUG is read only when the process starts, and
+// //go:debug accepts only registered settings, hence the re-execution.
 const sysmonAwake = "schedtrace=2147483647"
 
 // sysmonEnv returns the environment to re-execute kvd with so that it runs
