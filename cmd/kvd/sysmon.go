@@ -53,7 +53,7 @@ func sysmonEnv(environ []string) []string {
 	if godebug == "" {
 		env[at] = "GODEBUG=" + sysmonAwake
 	} else {
-		// Later settings win: an operator's other GODEBUG values stay.
+		// First, so that it overrides nothing the operator set (later settings win).
 		env[at] = "GODEBUG=" + sysmonAwake + "," + godebug
 	}
 	return env
