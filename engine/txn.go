@@ -197,17 +197,19 @@ func (s *Store) view(db int, fn func(x *Txn) error) error {
 	if s.snap != nil {
 		return fn(&Txn{t: s.snap.txn, s: s, ns: s.nsOf[db], now: s.snap.now, writes: &readOnly})
 	}
+	var txn *badger.Txn
 	if s.exclusive {
 		// The holder's own writes commit between its reads: each read
 		// opens its own transaction.
-		txn := s.db.NewTransaction(false)
+		txn = s.db.NewTransaction(false)
 		defer txn.Discard()
-		return fn(&Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
+	} else {
+		s.mapMu.RLock()
+		defer s.mapMu.RUnlock()
+		var sr *sharedRead
+		txn, sr = s.readTxn()
+		defer s.doneReading(txn, sr)
 	}
-	s.mapMu.RLock()
-	defer s.mapMu.RUnlock()
-	txn, sr := s.readTxn()
-	defer s.doneReading(txn, sr)
 	return fn(&Txn{t: txn, s: s, ns: s.nsOf[db], now: s.nowMs(), writes: &readOnly})
 }
 
