@@ -10,12 +10,17 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// startBackground starts the once-a-second sync (everysec) and the periodic
-// value log GC and namespace sweeper. Close stops them.
+// startBackground starts the once-a-second sync (everysec), the periodic
+// value log GC and namespace sweeper, and the advice on new table mappings.
+// Close stops them.
 func (s *Store) startBackground() {
 	s.wg.Add(2)
 	go s.everySecLoop()
 	go s.gcLoop()
+	if s.tables != nil {
+		s.wg.Add(1)
+		go s.tableAdviceLoop()
+	}
 }
 
 func (s *Store) everySecLoop() {

@@ -77,6 +77,11 @@ type Options struct {
 	// saved: GET -P 16 over 1M keys +35% CPU, the usage mix -10% ops/s.
 	ReadCacheSize  int64
 	ValueThreshold int64
+	// TableMemory is the page cache badger's tables can count on. While
+	// their mappings add up to more, kvd turns the kernel's readahead off
+	// for them (readahead.go); Store.SetTableMemory changes it later. 0
+	// (the default) means unknown: the kernel's readahead stays.
+	TableMemory int64
 
 	// DiskReserve is the free space below which writes are refused with
 	// ErrDiskFull (0: never). The default is four memtables' worth.

@@ -37,6 +37,9 @@ type shared struct {
 	logs  *logSyncer // what sync runs: fsyncs badger's logs (logsync.go)
 	ids   idSource
 	disk  diskGuard
+	// tables fits the readahead of badger's table mappings to
+	// Options.TableMemory (readahead.go); nil where that is not supported.
+	tables *tableAdvisor
 	// valueLogGC is badger's RunValueLogGC; tests stand in a rewrite.
 	valueLogGC func(discardRatio float64) error
 
@@ -215,6 +218,7 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("read collection ids: %w", err)
 	}
+	s.tables = s.openTableAdvisor()
 	s.startBackground()
 	return s, nil
 }

@@ -97,7 +97,7 @@ func (s *Server) infoSection(c *Client, name string) (string, bool) {
 		ib.kv("used_memory_rss", rss)
 		ib.kv("used_memory_rss_human", humanBytes(rss))
 		ib.kv("used_memory_peak", ms.HeapSys)
-		ib.kv("total_system_memory", systemMemoryBytes())
+		ib.kv("total_system_memory", SystemMemoryBytes())
 		ib.kv("maxmemory", 0)
 		ib.kv("maxmemory_policy", "noeviction")
 		ib.kv("mem_allocator", "go")
@@ -213,9 +213,9 @@ func residentBytes() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// systemMemoryBytes is the machine's RAM (MemTotal in /proc/meminfo), as
+// SystemMemoryBytes is the machine's RAM (MemTotal in /proc/meminfo), as
 // Redis reports it; 0 where that file is missing.
-func systemMemoryBytes() int64 {
+func SystemMemoryBytes() int64 {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0

@@ -75,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cgroupLimit = newCgroupLimitFollower(opts, log)
 		cgroupLimit.start()
 	}
+	tables := newTableMemoryFollower(opts)
+	opts.TableMemory = tables.current()
 	store, err := engine.Open(opts)
 	if err != nil {
 		log.Error("cannot open the data directory (is another kvd using it?)", "dir", cfg.Dir, "err", err)
@@ -83,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stopMemoryWork := make(chan struct{})
 	var memoryWork sync.WaitGroup
 	memoryWork.Go(func() { newMemoryTrimmer().run(stopMemoryWork) })
+	memoryWork.Go(func() { tables.run(stopMemoryWork, store.SetTableMemory) })
 	if cgroupLimit != nil {
 		memoryWork.Go(func() { cgroupLimit.run(stopMemoryWork) })
 	}
