@@ -55,15 +55,17 @@ bench_setup
 
 # size_bytes SIZE: 512m, 1g, 1073741824 -> bytes.
 size_bytes() {
-	local n=${1%[kKmMgG]} unit=${1##*[0-9]}
-	[[ "$n" =~ ^[1-9][0-9]*$ ]] || die "--memory-limit: '$1' is not a size (e.g. 512m, 1g)"
+	local n=${1%[kKmMgG]} unit=${1##*[0-9]} shift
+	[[ "$n" =~ ^[1-9][0-9]{0,11}$ ]] || die "--memory-limit: '$1' is not a size (e.g. 512m, 1g)"
 	case "${unit,,}" in
-	"") echo "$n" ;;
-	k) echo $((n << 10)) ;;
-	m) echo $((n << 20)) ;;
-	g) echo $((n << 30)) ;;
+	"") shift=0 ;;
+	k) shift=10 ;;
+	m) shift=20 ;;
+	g) shift=30 ;;
 	*) die "--memory-limit: '$1' is not a size (e.g. 512m, 1g)" ;;
 	esac
+	(((n << shift) >> shift == n)) || die "--memory-limit: '$1' is too large"
+	echo $((n << shift))
 }
 
 # make_memory_cgroup BYTES: creates a memory cgroup with that limit and sets

@@ -19,13 +19,13 @@ import (
 //   - While the tables fit in the page cache, readahead is what warms it:
 //     after a restart with 2.6 GB of tables and 24 GiB of RAM, GET at 50
 //     clients reached 21k per second within 4 s, the whole dataset read in
-//     8 MiB pieces. Read one 4 KiB page at a time, it ran at 4-5k per
-//     second after 140k GETs, with half the tables read.
+//     8 MiB pieces. Read one 4 KiB page at a time, it ran at 4.1-5.4k per
+//     second over the first 140k GETs, with half the tables read.
 //   - When they do not fit (a dataset larger than the memory kvd may use,
 //     as in `docker run --memory`), every GET evicts what other GETs need:
 //     under a 1 GiB memory cgroup with the same tables, GET at 50 clients
-//     ran at 228 per second, p99 680 ms, with the disk reading 1.1 GB/s.
-//     Without readahead, 5.6-6.8k per second, p99 26-33 ms.
+//     ran at 238 per second, p99 688 ms, with the disk reading 1.1 GB/s.
+//     Without readahead, 6.5k per second, p99 28 ms.
 //
 // So kvd turns readahead off for the tables only while they add up to
 // more than the page cache they can count on (Options.TableMemory, which
