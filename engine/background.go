@@ -52,16 +52,9 @@ func (s *Store) everySecLoop() {
 
 func (s *Store) gcLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.opts.GCInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
+	s.every(s.opts.GCInterval, func() {
 		if s.disk.check() != nil {
-			continue // sweeping and GC write too: wait for space
+			return // sweeping and GC write too: wait for space
 		}
 		if err := s.sweepGarbage(); err != nil {
 			s.opts.Logger.Error("sweeping flushed databases", "err", err)
@@ -70,6 +63,20 @@ func (s *Store) gcLoop() {
 			s.opts.Logger.Error("sweeping deleted collections", "err", err)
 		}
 		s.collectValueLog()
+	})
+}
+
+// every calls fn every interval, on the calling goroutine, until Close.
+func (s *Store) every(interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		fn()
 	}
 }
 

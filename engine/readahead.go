@@ -217,16 +217,7 @@ func (s *Store) SetTableMemory(n int64) {
 // second.
 func (s *Store) tableAdviceLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		s.adviseTables(s.tables)
-	}
+	s.every(time.Second, func() { s.adviseTables(s.tables) })
 }
 
 // adviseTables runs a pass of a, and logs when the tables outgrow their
