@@ -62,6 +62,7 @@ type tableMapping struct {
 // only someone else's deletion leaves those.
 func tableMappings(maps []byte, dir string) []tableMapping {
 	var out []tableMapping
+	prefix := []byte(dir + "/")
 	for len(maps) > 0 {
 		line := maps
 		if i := bytes.IndexByte(maps, '\n'); i >= 0 {
@@ -69,7 +70,7 @@ func tableMappings(maps []byte, dir string) []tableMapping {
 		} else {
 			maps = nil
 		}
-		if m, ok := parseTableMapping(line, dir); ok {
+		if m, ok := parseTableMapping(line, prefix); ok {
 			out = append(out, m)
 		}
 	}
@@ -80,8 +81,9 @@ func tableMappings(maps []byte, dir string) []tableMapping {
 //
 //	7f1c2a000000-7f1c2a800000 r--s 00000000 fd:01 1234567    /data/000012.sst
 //
-// The path is everything after the fifth field and may contain spaces.
-func parseTableMapping(line []byte, dir string) (tableMapping, bool) {
+// The path is everything after the fifth field and may contain spaces; it
+// must be prefix (the directory and a slash) and a table's file name.
+func parseTableMapping(line, prefix []byte) (tableMapping, bool) {
 	rest := line
 	var addresses []byte
 	for i := range 5 { // address, perms, offset, device, inode
@@ -96,7 +98,7 @@ func parseTableMapping(line []byte, dir string) (tableMapping, bool) {
 		rest = rest[j:]
 	}
 	path := bytes.TrimLeft(rest, " ")
-	name, ok := bytes.CutPrefix(path, []byte(dir+"/"))
+	name, ok := bytes.CutPrefix(path, prefix)
 	if !ok || bytes.IndexByte(name, '/') >= 0 {
 		return tableMapping{}, false
 	}

@@ -36,7 +36,7 @@ func tableFlags(t *testing.T, dir string) map[string][]string {
 		}
 		if fields := strings.Fields(line); len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
 			current = ""
-			if _, ok := parseTableMapping([]byte(line), dir); ok {
+			if _, ok := parseTableMapping([]byte(line), []byte(dir+"/")); ok {
 				current = fields[len(fields)-1]
 			}
 		}
