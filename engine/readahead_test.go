@@ -174,3 +174,17 @@ func BenchmarkTablePass(b *testing.B) {
 		}
 	}
 }
+
+// FuzzTableMappings: any text, no panic, and only well-formed ranges.
+func FuzzTableMappings(f *testing.F) {
+	f.Add([]byte(fakeMaps(1, 2)+"7f0000d00000-7f0000e00000 rw-p 00000000 00:00 0 \n"), "/d")
+	f.Add([]byte("7f0000a00000-7f0000b00000 r--s 00000000 fd:01 4004 /d/000013.sst (deleted)\n"), "/d")
+	f.Add([]byte("7f0000a00000-7f0000b00000 r--s 00000000 fd:01 4004 /000019.sst"), "")
+	f.Fuzz(func(t *testing.T, maps []byte, dir string) {
+		for _, m := range tableMappings(maps, dir) {
+			if m.end <= m.start {
+				t.Fatalf("mapping %+v from %q", m, maps)
+			}
+		}
+	})
+}
