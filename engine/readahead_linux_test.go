@@ -44,12 +44,13 @@ func tableFlags(t *testing.T, dir string) map[string][]string {
 	return flags
 }
 
-// unadvised lists the table mappings in dir without "rr".
-func unadvised(flags map[string][]string) []string {
+// mappingsWhere lists the table mappings in flags whose random-read flag
+// ("rr") is set when random is true, and missing when it is false.
+func mappingsWhere(flags map[string][]string, random bool) []string {
 	var out []string
 	for path, fs := range flags {
 		for _, f := range fs {
-			if !strings.Contains(" "+f+" ", " rr ") {
+			if strings.Contains(" "+f+" ", " rr ") == random {
 				out = append(out, path+": "+f)
 			}
 		}
@@ -68,10 +69,7 @@ func advisedWithin(t *testing.T, dir string, random bool) {
 		if len(flags) == 0 {
 			t.Fatal("no table is mapped")
 		}
-		bad := unadvised(flags)
-		if !random {
-			bad = advised(flags)
-		}
+		bad := mappingsWhere(flags, !random)
 		if len(bad) == 0 {
 			return
 		}
@@ -80,19 +78,6 @@ func advisedWithin(t *testing.T, dir string, random bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// advised lists the table mappings in dir with "rr".
-func advised(flags map[string][]string) []string {
-	var out []string
-	for path, fs := range flags {
-		for _, f := range fs {
-			if strings.Contains(" "+f+" ", " rr ") {
-				out = append(out, path+": "+f)
-			}
-		}
-	}
-	return out
 }
 
 // storeWithATable writes a few keys into dir and closes the store, which
@@ -115,7 +100,7 @@ func TestOpenMarksTablesLargerThanTheirMemory(t *testing.T) {
 	if len(flags) == 0 {
 		t.Fatal("no table of the reopened store is mapped")
 	}
-	if bad := unadvised(flags); len(bad) > 0 { // at once, before serving
+	if bad := mappingsWhere(flags, false); len(bad) > 0 { // at once, before serving
 		t.Fatalf("tables mapped with the kernel's readahead: %v", bad)
 	}
 	s.SetTableMemory(1 << 40)
@@ -125,7 +110,7 @@ func TestOpenMarksTablesLargerThanTheirMemory(t *testing.T) {
 	}
 
 	s, _ = openStoreAt(t, dir, newFakeClock(), func(o *Options) { o.TableMemory = 1 << 40 })
-	if bad := advised(tableFlags(t, dir)); len(bad) > 0 {
+	if bad := mappingsWhere(tableFlags(t, dir), true); len(bad) > 0 {
 		t.Fatalf("tables that fit their memory lost the kernel's readahead: %v", bad)
 	}
 	s.SetTableMemory(1)
