@@ -90,7 +90,7 @@ for side in A B; do
 	read -r port <<<"$(free_ports 1)"
 	mkdir -p "$WORK/data-$side"
 	mapfile -t cmd < <(kvd_cmd "$WORK/kvd-$side" "$port" "$WORK/data-$side" "$DURABILITY")
-	start_server "kvd $side" "$WORK/kvd-$side.log" -- "${cmd[@]}"
+	start_server "kvd $side" "$WORK/kvd-$side.log" -- "${KENV[@]}" "${cmd[@]}"
 	PORT[$side]=$port PID[$side]=$STARTED_PID
 	wait_ready "$STARTED_PID" "$port" "$WORK/kvd-$side.log" || die "kvd $side did not start"
 done

@@ -110,7 +110,7 @@ DATA=$WORK/kvd-data
 mkdir -p "$DATA"
 KCMD=("$WORK/kvd" --bind 127.0.0.1 --port "$PORT" --dir "$DATA" --appendfsync "$DUR"
 	--block-cache-size "$BLOCK" --index-cache-size "$INDEX" --loglevel warning)
-start_server "kvd" "$WORK/kvd.log" -- "${IN_CGROUP[@]}" "${KCMD[@]}"
+start_server "kvd" "$WORK/kvd.log" -- "${IN_CGROUP[@]}" "${KENV[@]}" "${KCMD[@]}"
 KPID=$STARTED_PID
 wait_ready "$KPID" "$PORT" "$WORK/kvd.log" || die "kvd did not start"
 
@@ -154,6 +154,7 @@ csv_field() { # FILE COLUMN (1-based), the data line
 	echo "## Settings"
 	echo
 	echo "- kvd: \`${KCMD[*]/#$WORK\//}\`"
+	kvd_env_line
 	if [[ -n "$MEMORY_LIMIT" ]]; then
 		echo "- memory: kvd alone in a memory cgroup limited to $MEMORY_LIMIT ($CGROUP_DIR); its memory is RSS plus the page cache of its files"
 	else

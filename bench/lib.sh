@@ -15,6 +15,7 @@ WORK=""
 KVD_COMMIT=""
 KVD_PREBUILT=""
 KVD_REV=""
+KENV=()
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -31,6 +32,7 @@ need() {
 
 # bench_setup creates WORK and installs the cleanup trap.
 bench_setup() {
+	kvd_env
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvd-bench.XXXXXX")
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT
@@ -170,6 +172,26 @@ kvd_cmd() {
 	printf '%s\n' "$1" --bind 127.0.0.1 --port "$2" --dir "$3" --appendfsync "$4" --loglevel warning
 }
 
+# kvd_env sets KENV to `env` and the NAME=VALUE words of KVD_ENV (split
+# like a shell line, e.g. KVD_ENV='GOMAXPROCS=8'): the prefix of kvd's
+# command. Empty when KVD_ENV has no words. Only kvd gets them: exported
+# instead, GOMAXPROCS would also change bench/mixed's load generator.
+# bench_setup calls it, so that a bad KVD_ENV stops a script before it
+# builds anything; every kvd a script starts is prefixed with KENV.
+kvd_env() {
+	KENV=()
+	[[ -n "${KVD_ENV:-}" ]] || return 0
+	local split w words
+	split=$(python3 -c 'import shlex, sys; sys.stdout.write("".join(w + "\n" for w in shlex.split(sys.argv[1])))' "$KVD_ENV" 2>/dev/null) ||
+		die "KVD_ENV: cannot split '$KVD_ENV' like a shell line"
+	[[ -n "$split" ]] || return 0
+	mapfile -t words <<<"$split"
+	for w in "${words[@]}"; do
+		[[ "$w" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "KVD_ENV: '$w' is not NAME=VALUE"
+	done
+	KENV=(env "${words[@]}")
+}
+
 # redis_cmd PORT DIR DURABILITY: redis-server flags matching kvd's --appendfsync.
 #   everysec -> --appendonly yes --appendfsync everysec
 #   always   -> --appendonly yes --appendfsync always
@@ -282,7 +304,7 @@ start_pair() {
 	mkdir -p "$KDIR" "$RDIR"
 	mapfile -t KCMD < <(kvd_cmd "$KVD_BIN" "$KPORT" "$KDIR" "$1")
 	mapfile -t RCMD < <(redis_cmd "$RPORT" "$RDIR" "$2")
-	start_server "kvd ($3)" "$WORK/kvd-$3.log" -- "${KCMD[@]}"
+	start_server "kvd ($3)" "$WORK/kvd-$3.log" -- "${KENV[@]}" "${KCMD[@]}"
 	KPID=$STARTED_PID
 	start_server "redis ($3)" "$WORK/redis-$3.log" -- "${RCMD[@]}"
 	RPID=$STARTED_PID
@@ -310,4 +332,10 @@ result_preamble() {
 	machine_header
 	echo "- load average at start: $LOAD_START; at end: $LOAD_END"
 	echo "- pinned: $PINNED$([[ $PINNED == on ]] && echo ' (servers: taskset -c 0, redis-benchmark: taskset -c 1)')"
+	kvd_env_line
+}
+
+# kvd_env_line: the result files' line for KVD_ENV (after kvd_env), if any.
+kvd_env_line() {
+	((${#KENV[@]} == 0)) || echo "- kvd's environment adds (KVD_ENV): \`$KVD_ENV\`"
 }

@@ -23,6 +23,9 @@ usage: bench/mixed.sh [options]
   -h, --help        this help
 
 Extra flags for bench/mixed can follow `--`, e.g. `-- -release get-del`.
+Environment: KVD_ENV adds NAME=VALUE words to kvd's environment only, e.g.
+KVD_ENV=GOMAXPROCS=8 (exporting GOMAXPROCS instead would also change the load
+generator).
 EOF
 }
 
