@@ -16,6 +16,7 @@ KVD_COMMIT=""
 KVD_PREBUILT=""
 KVD_REV=""
 KENV=()
+REDIS_EXTRA=()
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -30,9 +31,10 @@ need() {
 	done
 }
 
-# bench_setup creates WORK and installs the cleanup trap.
+# bench_setup reads the servers' environment variables (bench_env), creates
+# WORK and installs the cleanup trap.
 bench_setup() {
-	kvd_env
+	bench_env
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvd-bench.XXXXXX")
 	trap bench_cleanup EXIT
 	trap 'exit 130' INT
@@ -172,31 +174,43 @@ kvd_cmd() {
 	printf '%s\n' "$1" --bind 127.0.0.1 --port "$2" --dir "$3" --appendfsync "$4" --loglevel warning
 }
 
-# kvd_env sets KENV to `env` and the NAME=VALUE words of KVD_ENV (split
-# like a shell line, e.g. KVD_ENV='GOMAXPROCS=8'): the prefix of kvd's
-# command. Empty when KVD_ENV has no words. Only kvd gets them: exported
-# instead, GOMAXPROCS would also change bench/mixed's load generator.
-# bench_setup calls it, so that a bad KVD_ENV stops a script before it
-# builds anything; every kvd a script starts is prefixed with KENV.
-kvd_env() {
-	KENV=()
-	[[ -n "${KVD_ENV:-}" ]] || return 0
-	local split w words
-	split=$(python3 -c 'import shlex, sys; sys.stdout.write("".join(w + "\n" for w in shlex.split(sys.argv[1])))' "$KVD_ENV" 2>/dev/null) ||
-		die "KVD_ENV: cannot split '$KVD_ENV' like a shell line"
-	[[ -n "$split" ]] || return 0
-	mapfile -t words <<<"$split"
-	for w in "${words[@]}"; do
+# shell_words NAME: sets WORDS to the value of the variable NAME split like
+# a shell line (so "--save ''" gives two words, the second empty); dies if
+# the value cannot be split (an unclosed quote), rather than drop it.
+shell_words() {
+	local value=${!1:-}
+	WORDS=()
+	[[ -n "$value" ]] || return 0
+	python3 -c 'import shlex, sys; shlex.split(sys.argv[1])' "$value" 2>/dev/null ||
+		die "$1: cannot split '$value' like a shell line"
+	mapfile -d '' -t WORDS < <(python3 -c 'import shlex, sys; sys.stdout.write("".join(w + "\0" for w in shlex.split(sys.argv[1])))' "$value")
+}
+
+# bench_env reads the environment variables that change how the servers
+# start, once, so that a bad one stops a script before it builds anything:
+#   KVD_ENV           NAME=VALUE words (e.g. KVD_ENV='GOMAXPROCS=8') set in
+#                     kvd's environment only: KENV, the prefix of every kvd
+#                     command (`env` and the words; empty without them).
+#                     Exported instead, GOMAXPROCS would also change
+#                     bench/mixed's load generator.
+#   REDIS_EXTRA_ARGS  flags added to every redis-server: REDIS_EXTRA.
+bench_env() {
+	local w
+	shell_words KVD_ENV
+	for w in "${WORDS[@]}"; do
 		[[ "$w" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "KVD_ENV: '$w' is not NAME=VALUE"
 	done
-	KENV=(env "${words[@]}")
+	KENV=()
+	((${#WORDS[@]} == 0)) || KENV=(env "${WORDS[@]}")
+	shell_words REDIS_EXTRA_ARGS
+	REDIS_EXTRA=("${WORDS[@]}")
 }
 
 # redis_cmd PORT DIR DURABILITY: redis-server flags matching kvd's --appendfsync.
 #   everysec -> --appendonly yes --appendfsync everysec
 #   always   -> --appendonly yes --appendfsync always
 #   no       -> --save '' --appendonly no
-# Extra flags can be appended through REDIS_EXTRA_ARGS (split like a shell line).
+# Then the flags of REDIS_EXTRA_ARGS (bench_env).
 redis_cmd() {
 	local port=$1 dir=$2 dur=$3
 	printf '%s\n' redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" \
@@ -207,10 +221,7 @@ redis_cmd() {
 	aof-no) printf '%s\n' --appendonly yes --appendfsync no ;; # prefill stand-in for always
 	*) die "unknown durability '$dur'" ;;
 	esac
-	if [[ -n "${REDIS_EXTRA_ARGS:-}" ]]; then
-		# Split with shell quoting rules, so "--save ''" passes an empty value.
-		python3 -c 'import shlex, sys; print("\n".join(shlex.split(sys.argv[1])))' "$REDIS_EXTRA_ARGS"
-	fi
+	((${#REDIS_EXTRA[@]} == 0)) || printf '%s\n' "${REDIS_EXTRA[@]}"
 }
 
 # peak_rss_kb PID: VmHWM (peak resident set) of a live process, in kB.
@@ -335,7 +346,7 @@ result_preamble() {
 	kvd_env_line
 }
 
-# kvd_env_line: the result files' line for KVD_ENV (after kvd_env), if any.
+# kvd_env_line: the result files' line for KVD_ENV (after bench_env), if any.
 kvd_env_line() {
 	((${#KENV[@]} == 0)) || echo "- kvd's environment adds (KVD_ENV): \`$KVD_ENV\`"
 }

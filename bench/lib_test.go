@@ -22,10 +22,9 @@ func sourceLib(t *testing.T, script string, env ...string) (string, error) {
 	return string(out), err
 }
 
-// showKvdEnv runs kvd_env over a stale KENV (ab.sh starts two kvds from
-// one KENV; a helper that kept old words would leak them) and prints the
-// words and the result-file line.
-const showKvdEnv = `KENV=(stale); kvd_env; echo "${#KENV[@]} words"; printf '<%s>' "${KENV[@]}"; echo; kvd_env_line`
+// showKvdEnv runs bench_env over a stale KENV (a helper that kept old
+// words would leak them) and prints the words and the result-file line.
+const showKvdEnv = `KENV=(stale); bench_env; echo "${#KENV[@]} words"; printf '<%s>' "${KENV[@]}"; echo; kvd_env_line`
 
 func TestKvdEnvPrefixesOnlyWhatKVD_ENVNames(t *testing.T) {
 	for _, empty := range []string{"", "   "} {
@@ -37,7 +36,7 @@ func TestKvdEnvPrefixesOnlyWhatKVD_ENVNames(t *testing.T) {
 	const kvdEnv = `GOMAXPROCS=8 GODEBUG='gctrace=1,x=y z'`
 	out, err := sourceLib(t, showKvdEnv, "KVD_ENV="+kvdEnv)
 	if err != nil {
-		t.Fatalf("kvd_env: %v\n%s", err, out)
+		t.Fatalf("bench_env: %v\n%s", err, out)
 	}
 	want := "3 words\n<env><GOMAXPROCS=8><GODEBUG=gctrace=1,x=y z>\n" +
 		"- kvd's environment adds (KVD_ENV): `" + kvdEnv + "`\n"
@@ -54,11 +53,29 @@ func TestKvdEnvRefusesWhatIsNotAssignments(t *testing.T) {
 		"--port=1":        "is not NAME=VALUE",
 		"8=GOMAXPROCS":    "is not NAME=VALUE",
 		"GOMAXPROCS=8 sh": "is not NAME=VALUE",
+		"GOMAXPROCS=8 ''": "is not NAME=VALUE",
 		"GODEBUG='x=1":    "cannot split",
 	} {
-		out, err := sourceLib(t, `kvd_env; echo started`, "KVD_ENV="+bad)
+		out, err := sourceLib(t, `bench_env; echo started`, "KVD_ENV="+bad)
 		if err == nil || strings.Contains(out, "started") || !strings.Contains(out, msg) {
 			t.Errorf("KVD_ENV=%s: got %q, %v; want %q and no start", bad, out, err, msg)
 		}
+	}
+}
+
+func TestRedisExtraArgsKeepEmptyWordsAndRefuseUnclosedQuotes(t *testing.T) {
+	// The flags after redis_cmd's 15 words for everysec.
+	const extra = `bench_env; mapfile -t RCMD < <(redis_cmd 1 /d everysec); printf '<%s>' "${RCMD[@]:15}"`
+	out, err := sourceLib(t, extra, "REDIS_EXTRA_ARGS=--save '' --maxclients 64")
+	if want := "<--save><><--maxclients><64>"; err != nil || out != want {
+		t.Errorf("got %q, %v; want %q", out, err, want)
+	}
+	out, err = sourceLib(t, extra, "REDIS_EXTRA_ARGS=")
+	if err != nil || out != "<>" { // printf prints its format once, with no words
+		t.Errorf("no REDIS_EXTRA_ARGS: got %q, %v; want no extra flags", out, err)
+	}
+	out, err = sourceLib(t, `bench_env; echo started`, "REDIS_EXTRA_ARGS=--save '")
+	if err == nil || strings.Contains(out, "started") || !strings.Contains(out, "cannot split") {
+		t.Errorf("unclosed quote: got %q, %v; want an error and no start", out, err)
 	}
 }
