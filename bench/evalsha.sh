@@ -21,7 +21,8 @@ usage: bench/evalsha.sh [options]
   -h, --help       this help
 
 Both servers run with everysec durability (kvd --appendfsync everysec; Redis
---appendonly yes --appendfsync everysec). REDIS_EXTRA_ARGS adds flags to redis-server.
+--appendonly yes --appendfsync everysec). REDIS_EXTRA_ARGS adds flags to redis-server;
+KVD_ENV adds NAME=VALUE words to kvd's environment (e.g. KVD_ENV=GOMAXPROCS=8).
 EOF
 }
 

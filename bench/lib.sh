@@ -5,6 +5,8 @@
 #   WORK         temp directory holding binaries, data dirs and logs
 #   SERVER_PIDS  PIDs of every server started here (killed by bench_cleanup)
 #   PIN_SERVER / PIN_CLIENT  command prefixes (taskset in --pinned mode)
+#   KENV / REDIS_EXTRA  kvd's `env` prefix and redis-server's extra flags,
+#                from KVD_ENV and REDIS_EXTRA_ARGS (bench_env)
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
