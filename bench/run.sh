@@ -28,7 +28,8 @@ usage: bench/run.sh [options]
   --kvd-bin PATH   use this kvd binary instead of building the working tree
   -h, --help       this help
 
-Environment: REDIS_EXTRA_ARGS adds flags to every redis-server.
+Environment: REDIS_EXTRA_ARGS adds flags to every redis-server; KVD_ENV adds
+NAME=VALUE words to every kvd's environment (e.g. KVD_ENV=GOMAXPROCS=8).
 EOF
 }
 
