@@ -7,6 +7,7 @@
 #   PIN_SERVER / PIN_CLIENT  command prefixes (taskset in --pinned mode)
 #   KENV / REDIS_EXTRA  kvd's `env` prefix and redis-server's extra flags,
 #                from KVD_ENV and REDIS_EXTRA_ARGS (bench_env)
+#   WORDS        shell_words's result
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
@@ -19,6 +20,7 @@ KVD_PREBUILT=""
 KVD_REV=""
 KENV=()
 REDIS_EXTRA=()
+WORDS=()
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
